@@ -1,0 +1,20 @@
+"""Corrected background supervision for NVIDIA TAO's Sparse4D, as a drop-in plugin.
+
+Installed by pip with a ``.pth`` hook; switched on by ``TAO_SPARSE4D_FIX=1``.
+``install()``/``uninstall()`` do the same by hand (for notebooks and tests).
+"""
+__version__ = "0.1.0"
+
+
+def install():
+    """Patch TAO Sparse4D in this interpreter, now or when it is imported."""
+    from tao_sparse4d_fix import registry
+
+    registry.install()
+
+
+def uninstall():
+    """Undo every patch in this interpreter."""
+    from tao_sparse4d_fix import registry
+
+    registry.uninstall()

@@ -1,0 +1,67 @@
+"""Start-up hook, run from ``tao_sparse4d_fix.pth`` in every interpreter.
+
+It must cost nothing and break nothing: it reads one environment variable, and
+only when the fix is switched on does it leave a sentinel on ``sys.meta_path``.
+The sentinel installs the real (wrapt) post-import hooks the first time a TAO
+package is imported, so torch, numpy, wrapt and TAO itself are never imported
+at start-up, and a process that never touches TAO never pays for the plugin.
+"""
+import os
+import sys
+
+ENV_VAR = "TAO_SPARSE4D_FIX"
+ON_VALUES = ("1", "true", "on")
+OFF_VALUES = ("", "0", "false", "off")
+TAO_PACKAGES = ("nvidia_tao_pytorch", "nvidia_tao_core")
+
+
+def read_switch(environ=None):
+    """Classify ``TAO_SPARSE4D_FIX`` as ``"on"``, ``"off"`` or ``"invalid"``."""
+    raw = (os.environ if environ is None else environ).get(ENV_VAR, "")
+    value = raw.strip().lower()
+    if value in OFF_VALUES:
+        return "off", raw
+    if value in ON_VALUES:
+        return "on", raw
+    return "invalid", raw
+
+
+class _FirstTaoImport:
+    """``sys.meta_path`` sentinel: hands over to the registry on TAO's first import."""
+
+    def __init__(self, state, raw):
+        self.state = state
+        self.raw = raw
+
+    def find_spec(self, name, path=None, target=None):
+        if name in TAO_PACKAGES:
+            _remove_sentinel()
+            _install(self.state, self.raw)
+        return None
+
+
+def _remove_sentinel():
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _FirstTaoImport)]
+
+
+def _install(state, raw):
+    from tao_sparse4d_fix import registry
+
+    if state == "on":
+        registry.install()
+    else:
+        registry.install_refusal(raw)
+
+
+def activate(environ=None):
+    """Arm the plugin according to the environment; never raises."""
+    try:
+        state, raw = read_switch(environ)
+        if state == "off":
+            return
+        if any(name in sys.modules for name in TAO_PACKAGES):
+            _install(state, raw)
+        elif not any(isinstance(f, _FirstTaoImport) for f in sys.meta_path):
+            sys.meta_path.insert(0, _FirstTaoImport(state, raw))
+    except Exception as error:  # an unrelated interpreter must always start
+        sys.stderr.write(f"tao-sparse4d-fix: not activated: {error!r}\n")

@@ -1,0 +1,95 @@
+"""Target: TAO's ``Sparse4DLossClsConfig`` schema dataclass.
+
+Adds ``background_supervision`` so TAO's Hydra schema accepts the key in a spec
+and as an override, while every other unknown key is still rejected. TAO's
+``DATACLASS_FIELD`` captures default instances of this class at import, so a
+subclass rebound on the module would never be seen: the existing class is
+extended in place, and the originals are kept for ``revert``.
+"""
+import dataclasses
+
+from tao_sparse4d_fix import modes
+from tao_sparse4d_fix.patches._base import Recognition
+
+CLASS_NAME = "Sparse4DLossClsConfig"
+STOCK_FIELDS = ("type", "use_sigmoid", "gamma", "alpha", "loss_weight")
+_SAVED = "_tao_sparse4d_fix_saved"
+_REPLACED = ("__init__", "__repr__", "__eq__", "__match_args__", "__dataclass_fields__")
+
+
+def _copy(field):
+    return dataclasses.field(
+        default=field.default,
+        default_factory=field.default_factory,
+        init=field.init,
+        repr=field.repr,
+        hash=field.hash,
+        compare=field.compare,
+        metadata=field.metadata,
+    )
+
+
+class SchemaFieldPatch:
+    """Add one field to one TAO config dataclass, in place."""
+
+    title = "spec key model.head.loss.cls.background_supervision"
+    modules = (
+        "nvidia_tao_core.config.sparse4d.model",  # TAO <= 6.26
+        "nvidia_tao_pytorch.config.sparse4d.model",  # TAO >= 7.0
+    )
+    qualname = CLASS_NAME
+
+    def target(self, module_name=None):
+        return f"{module_name or self.modules[0]}.{CLASS_NAME}"
+
+    def expected(self):
+        return f"a dataclass with exactly the fields {', '.join(STOCK_FIELDS)}"
+
+    def recognise(self, module):
+        cls = getattr(module, CLASS_NAME, None)
+        if cls is None or not dataclasses.is_dataclass(cls):
+            return Recognition(False, f"{CLASS_NAME} is missing")
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name != modes.FIELD or not self.is_applied(module))
+        if names == STOCK_FIELDS:
+            return Recognition(True, "stock schema of TAO 6.25.7.0.2-7.3.0")
+        return Recognition(False, f"unknown schema fields: {', '.join(names)}")
+
+    def is_applied(self, module):
+        return _SAVED in vars(getattr(module, CLASS_NAME))
+
+    def apply(self, module):
+        if self.is_applied(module):
+            return
+        cls = getattr(module, CLASS_NAME)
+        new_field = module.STR_FIELD(
+            value=modes.DEFAULT,
+            default_value=modes.DEFAULT,
+            valid_options=",".join(modes.MODES),
+            description="Which classification rows get loss (tao-sparse4d-fix)",
+            display_name="Background supervision",
+        )
+        specs = [(f.name, f.type, _copy(f)) for f in dataclasses.fields(cls)]
+        extended = dataclasses.make_dataclass(CLASS_NAME, specs + [(modes.FIELD, str, new_field)])
+        saved = {name: vars(cls)[name] for name in _REPLACED if name in vars(cls)}
+        saved["__annotations__"] = dict(cls.__annotations__)
+        for name in _REPLACED:
+            if name in vars(extended):
+                setattr(cls, name, vars(extended)[name])
+        cls.__annotations__[modes.FIELD] = str
+        setattr(cls, modes.FIELD, modes.DEFAULT)
+        setattr(cls, _SAVED, saved)
+
+    def revert(self, module):
+        if not self.is_applied(module):
+            return
+        cls = getattr(module, CLASS_NAME)
+        saved = vars(cls)[_SAVED]
+        delattr(cls, _SAVED)
+        delattr(cls, modes.FIELD)
+        cls.__annotations__.clear()
+        cls.__annotations__.update(saved.pop("__annotations__"))
+        for name, value in saved.items():
+            setattr(cls, name, value)
+
+
+PATCH = SchemaFieldPatch()
