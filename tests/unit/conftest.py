@@ -1,0 +1,65 @@
+"""Fixtures for tests that run against the real TAO code from the registry.
+
+The TAO release under test is selected by PYTHONPATH (see harness/testenv.py);
+``TAO_SPARSE4D_FIX_TEST_TAO`` names the version the runner meant to put there,
+and the session refuses to start if the interpreter sees another one.
+"""
+import importlib
+import os
+
+import pytest
+
+import tao_sparse4d_fix
+from tao_sparse4d_fix import versions
+
+CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
+DECODER = "nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder"
+
+
+def pytest_sessionstart(session):
+    expected = os.environ.get("TAO_SPARSE4D_FIX_TEST_TAO")
+    found = versions.installed("nvidia-tao-pytorch")
+    if expected and expected != found:
+        raise pytest.UsageError(f"tests were asked to run on TAO {expected}, but this interpreter sees {found}")
+
+
+def tao_version_tuple():
+    return tuple(int(part) for part in versions.installed("nvidia-tao-pytorch").split("."))
+
+
+def schema_module_name():
+    """TAO moved its config schema into nvidia_tao_pytorch in 7.0."""
+    if tao_version_tuple() >= (7,):
+        return "nvidia_tao_pytorch.config.sparse4d"
+    return "nvidia_tao_core.config.sparse4d"
+
+
+@pytest.fixture
+def criterion():
+    return importlib.import_module(CRITERION)
+
+
+@pytest.fixture
+def decoder_module():
+    return importlib.import_module(DECODER)
+
+
+@pytest.fixture
+def experiment_config():
+    """TAO's own default ExperimentConfig, as the training script gets it."""
+    return importlib.import_module(schema_module_name() + ".default_config").ExperimentConfig
+
+
+@pytest.fixture
+def patched():
+    """The plugin installed in this interpreter for the duration of one test."""
+    tao_sparse4d_fix.install()
+    yield
+    tao_sparse4d_fix.uninstall()
+
+
+@pytest.fixture
+def stock():
+    """Stock TAO: the plugin's patches undone for the duration of one test."""
+    tao_sparse4d_fix.uninstall()
+    yield
