@@ -47,6 +47,10 @@ def module_names():
 def install():
     """Patch TAO's modules as they are imported (at once if already imported)."""
     _state["enabled"] = True
+    if _state["installed"]:  # hooks already fired for imported modules: re-patch them
+        for name in module_names():
+            if name in sys.modules:
+                patch_module(sys.modules[name])
     _register_hooks()
 
 
