@@ -5,17 +5,32 @@ denoising negatives (``-3``) and lost temporal tracks (``-1``) get no loss at al
 ``original`` calls the stock code untouched; the other modes are computed by
 ``tao_sparse4d_fix.losses``.
 """
+import functools
+
 from tao_sparse4d_fix import modes
+from tao_sparse4d_fix.fingerprint import fingerprint
 from tao_sparse4d_fix.patches._base import MethodPatch
 
 MODE_ATTRIBUTE = "background_supervision"
+RECORDER_ATTRIBUTE = "_tao_sparse4d_fix_calls"  # set by the diagnostics while a criterion runs
+TAO_730 = "03943e4edef6a027"
 
 
 def _arguments(pred, target, weight=None, avg_factor=None):
     return pred, target, weight, avg_factor
 
 
+@functools.lru_cache(maxsize=None)
+def stock_supervises_unmatched(focal_loss_class):
+    """TAO 7.3.0's stock loss already supervises label C (not negative labels)."""
+    return fingerprint(focal_loss_class.__dict__["forward"]) == TAO_730
+
+
 def forward(wrapped, instance, args, kwargs):
+    recorder = getattr(instance, RECORDER_ATTRIBUTE, None)
+    if recorder is not None:
+        pred, target = _arguments(*args, **kwargs)[:2]
+        recorder.append((pred.detach(), target))
     mode = getattr(instance, MODE_ATTRIBUTE, modes.DEFAULT)
     if mode == modes.ORIGINAL:
         return wrapped(*args, **kwargs)
@@ -41,7 +56,7 @@ PATCH = MethodPatch(
     qualname="FocalLoss.forward",
     known={
         "f8ea3248ccad9d3c": "6.25.7.0.2-7.2.0: drops every row outside [0, C)",
-        "03943e4edef6a027": "7.3.0: supervises C, drops negative labels",
+        TAO_730: "7.3.0: supervises C, drops negative labels",
     },
     wrapper=forward,
 )

@@ -9,11 +9,20 @@ from tao_sparse4d_fix.patches._base import MethodPatch
 from tao_sparse4d_fix.patches.focal_loss import MODE_ATTRIBUTE
 
 
+def _decoder_score_threshold(args, kwargs):
+    model_config = args[0] if args else kwargs["model_config"]
+    try:
+        return model_config["head"]["decoder"]["score_threshold"]
+    except (KeyError, TypeError):
+        return None
+
+
 def init(wrapped, instance, args, kwargs):
     wrapped(*args, **kwargs)
     mode, source = modes.from_cls_config(instance.cls_loss_config)
     setattr(instance.loss_cls, MODE_ATTRIBUTE, mode)
     setattr(instance, MODE_ATTRIBUTE, mode)
+    instance.tao_sparse4d_fix_score_threshold = _decoder_score_threshold(args, kwargs)
     report.print_status_once(mode, source)
 
 

@@ -12,8 +12,10 @@ from omegaconf import OmegaConf
 LAYERS, BATCH, ANCHORS, CLASSES = 2, 2, 24, 3
 
 
-def criterion_call(criterion, experiment_config, cls_logit):
+def criterion_call(criterion, experiment_config, cls_logit, mode=None):
     cfg = OmegaConf.structured(experiment_config)
+    if mode is not None:
+        cfg.model.head.loss.cls.background_supervision = mode
     cfg.model.head.use_reid_sampling = False
     cfg.model.use_temporal_align = False
     assert cfg.model.head.cls_threshold_to_reg == 0.05  # TAO's default

@@ -1,0 +1,50 @@
+"""Diagnostics scalars: present, detached, loss-neutral, and they move the right way."""
+import pytest
+import torch
+
+import tao_sparse4d_fix
+from tao_sparse4d_fix import diagnostics
+from test_nan_guard import criterion_call
+
+
+def total_loss(losses):
+    return sum(value for key, value in losses.items() if "loss" in key)
+
+
+@pytest.mark.parametrize("mode", ["original", "corrected", "unmatched_only"])
+def test_scalars_appear_without_gradient_and_leave_the_loss_unchanged(criterion, experiment_config, mode, monkeypatch):
+    tao_sparse4d_fix.install()
+    try:
+        with_diag, _, _ = criterion_call(criterion, experiment_config, 0.5, mode)
+        monkeypatch.setenv(diagnostics.ENV_VAR, "0")
+        without_diag, _, _ = criterion_call(criterion, experiment_config, 0.5, mode)
+    finally:
+        tao_sparse4d_fix.uninstall()
+    for key in diagnostics.KEYS:
+        assert key in with_diag and key not in without_diag
+        assert "loss" not in key
+        assert not with_diag[key].requires_grad
+    assert torch.equal(total_loss(with_diag), total_loss(without_diag))
+    # main queries carry labels 0..C only: original keeps the one matched query per sample
+    expected_fraction = 2 / 48 if mode == "original" else 1.0
+    assert with_diag[diagnostics.KEYS[3]].item() == pytest.approx(expected_fraction)
+
+
+def test_scalars_on_a_constructed_input():
+    num_classes, batch = 3, 2
+    target = torch.tensor([0, 3, 3, 3, 1, 3, 3, 3])  # 6 unmatched rows (label C = 3)
+    low = torch.full((8, num_classes), -6.0)
+    high = low.clone()
+    high[target == 3, 2] = 2.0  # unmatched queries now score sigmoid(2) = 0.88
+    common = dict(batch_size=batch, score_threshold=0.05, mode="original")
+    quiet, inflated = diagnostics.scalars(low, target, **common), diagnostics.scalars(high, target, **common)
+    mean, p95, above, fraction = diagnostics.KEYS
+    assert quiet[mean] == pytest.approx(torch.sigmoid(torch.tensor(-6.0)).item())
+    assert inflated[mean] == pytest.approx(torch.sigmoid(torch.tensor(2.0)).item())
+    assert inflated[p95] > quiet[p95]
+    assert quiet[above] == 0 and inflated[above] == 3.0  # 6 unmatched above 0.05 over 2 samples
+    assert fraction in quiet and quiet[fraction] == pytest.approx(2 / 8)  # stock: only matched rows
+    assert diagnostics.scalars(low, target, batch_size=2, score_threshold=0.05, mode="corrected")[fraction] == 1.0
+    unmatched_only = diagnostics.scalars(low, torch.tensor([0, 3, -3, -1, 1, 3, 3, 3]), batch_size=2,
+                                         score_threshold=0.05, mode="unmatched_only")
+    assert unmatched_only[fraction] == pytest.approx(6 / 8)
