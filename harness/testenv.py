@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Build and use the test-only CPU environment for stock TAO Sparse4D.
+
+One command builds everything from the package registry into a cache that is
+reused between runs and rebuilt when its inputs change:
+
+    python3 harness/testenv.py ensure [--tao V ...|--tao all] [--no-plugin]
+    python3 harness/testenv.py run --tao 6.25.11 -- sparse4d train -e spec.yaml
+
+Layout under ``$TAO_SPARSE4D_FIX_CACHE`` (default ~/.cache/tao-sparse4d-fix):
+
+* ``venv/``: Python 3.11 venv with CPU torch and TAO's runtime imports
+  (requirements*.txt, pinned by constraints.txt); rebuilt when those files or
+  the Python version change. The plugin is pip-installed into it non-editably,
+  so its own ``.pth`` activates it; re-installed when its source changes.
+* ``tao/<version>/``: ``pip install --no-deps --target`` of nvidia-tao-pytorch
+  (and nvidia-tao-core) for one TAO release, wheels for Python 3.12 (TAO ships
+  no others; the code is pure Python apart from the CUDA op we replace).
+  Selected at run time by PYTHONPATH, which child processes inherit.
+
+From Python: ``ensure([...])`` then ``tao_env(version)`` gives the environment
+dict for ``subprocess.run`` (tests use this).
+"""
+import argparse
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HARNESS = Path(__file__).resolve().parent
+REPO = HARNESS.parent
+SITE_DIR = HARNESS / "site"  # sitecustomize + tao_cpu_testonly, first on PYTHONPATH
+PLUGIN_PACKAGE = "tao_sparse4d_fix"
+# The venv's interpreter: 3.11 (torch 2.13.0's CPU wheel here is cp311).
+PYTHON = os.environ.get("TAO_SPARSE4D_FIX_PYTHON") or (sys.executable if sys.version_info[:2] == (3, 11) else "python3.11")
+
+ALL_TAO = ["6.25.7.0.2", "6.25.9", "6.25.10", "6.25.11", "6.26.3", "7.0.0", "7.0.1", "7.1.0", "7.2.0", "7.3.0"]
+DEFAULT_TAO = ["6.25.11", "7.2.0", "7.3.0"]
+# nvidia-tao-core release installed next to each nvidia-tao-pytorch release (same number unless listed).
+CORE_VERSION = {"6.25.7.0.2": "6.25.7"}
+
+# Set in every harness run: no network calls, no validation (its evaluation needs
+# the real spatialai_data_utils), quiet wandb.
+RUN_ENV = {
+    "TELEMETRY_OPT_OUT": "yes",
+    "WANDB_MODE": "disabled",
+    "PL_TRAINER_LIMIT_VAL_BATCHES": "0",
+    "TAO_CPU_TESTONLY": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+def cache_root():
+    return Path(os.environ.get("TAO_SPARSE4D_FIX_CACHE", Path.home() / ".cache" / "tao-sparse4d-fix"))
+
+
+def venv_dir():
+    return cache_root() / "venv"
+
+
+def tao_dir(version):
+    return cache_root() / "tao" / version
+
+
+def _digest(paths, extra=""):
+    h = hashlib.sha256(extra.encode())
+    for p in paths:
+        h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _run(cmd, **kw):
+    print("+", " ".join(map(str, cmd)), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def _python_version(python):
+    out = subprocess.run([python, "-c", "import sys; print(sys.version)"], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def ensure_venv():
+    """Create or refresh the venv; its key hashes the requirement files and the Python version."""
+    venv = venv_dir()
+    files = sorted(HARNESS.glob("requirements*.txt")) + [HARNESS / "constraints.txt"]
+    key = _digest(files, _python_version(PYTHON))
+    stamp = venv / ".harness-key"
+    if stamp.exists() and stamp.read_text() == key:
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    _run([PYTHON, "-m", "venv", venv])
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-c", HARNESS / "constraints.txt"]
+    _run(pip + ["-r", HARNESS / "requirements.txt"])
+    _run(pip + ["--no-deps", "-r", HARNESS / "requirements-nodeps.txt"])
+    stamp.write_text(key)
+    return venv
+
+
+def ensure_tao(version):
+    """Install one TAO release into its own --target dir (atomic: built aside, then renamed)."""
+    if version not in ALL_TAO:
+        raise SystemExit(f"unsupported TAO version {version}; supported: {', '.join(ALL_TAO)}")
+    target = tao_dir(version)
+    core = CORE_VERSION.get(version, version)
+    key = f"nvidia-tao-pytorch=={version} nvidia-tao-core=={core}"
+    stamp = target / ".harness-key"
+    if stamp.exists() and stamp.read_text() == key:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+    _run([venv_dir() / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+          "--target", tmp, "--python-version", "3.12", "--only-binary=:all:", *key.split()])
+    (tmp / ".harness-key").write_text(key)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def _plugin_sources():
+    names = ["setup.cfg", "setup.py", "pyproject.toml", "MANIFEST.in", "tao_sparse4d_fix.pth"]
+    files = [REPO / n for n in names if (REPO / n).is_file()]
+    files += sorted(p for p in (REPO / PLUGIN_PACKAGE).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files
+
+
+def ensure_plugin():
+    """pip-install the repo into the venv, non-editably, when its package source changed.
+
+    Built from a copy of the packaging files and the package, so the build leaves
+    nothing (build/, *.egg-info) in the work tree.
+    """
+    if not any((REPO / n).is_file() for n in ("setup.cfg", "setup.py", "pyproject.toml")):
+        raise SystemExit("no setup.cfg/setup.py/pyproject.toml at the repo root; use --no-plugin until the plugin exists")
+    files = _plugin_sources()
+    key = _digest(files)
+    stamp = venv_dir() / ".plugin-key"
+    if stamp.exists() and stamp.read_text() == key:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in files:
+            dest = Path(tmp) / f.relative_to(REPO)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dest)
+        for doc in ("README.md", "LICENSE"):  # packaging metadata may read them
+            if (REPO / doc).is_file():
+                shutil.copy2(REPO / doc, Path(tmp) / doc)
+        _run([venv_dir() / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+              "--no-build-isolation", "--force-reinstall", tmp])
+    stamp.write_text(key)
+
+
+def ensure(versions=DEFAULT_TAO, plugin=True):
+    """Build/refresh everything needed to run the given TAO versions; returns their dirs.
+
+    Holds an exclusive lock on the cache so concurrent callers (parallel test
+    sessions) build once and never see a half-built venv.
+    """
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with open(cache_root() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_venv()
+        dirs = [ensure_tao(v) for v in versions]
+        if plugin:
+            ensure_plugin()
+    return dirs
+
+
+def tao_env(version, base=None):
+    """Environment for a child process running TAO ``version`` on the CPU (call ``ensure`` first).
+
+    The venv's bin comes first on PATH (TAO's launcher runs a bare ``python``), then
+    the TAO dir's bin (console scripts such as ``sparse4d``); PYTHONPATH selects
+    the harness site dir and the TAO release. TAO_SPARSE4D_FIX is left as in ``base``.
+    """
+    env = dict(os.environ if base is None else base)
+    venv, tao = venv_dir(), tao_dir(version)
+    if not (tao / ".harness-key").exists():
+        raise RuntimeError(f"TAO {version} is not built; run: python3 harness/testenv.py ensure --tao {version}")
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(tao / "bin"), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(SITE_DIR), str(tao)])
+    env["VIRTUAL_ENV"] = str(venv)
+    env.pop("PYTHONHOME", None)
+    env.update(RUN_ENV)
+    return env
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_ensure = sub.add_parser("ensure", help="build/refresh the environment and print its paths")
+    p_ensure.add_argument("--tao", nargs="+", default=DEFAULT_TAO, help="versions, or 'all'")
+    p_ensure.add_argument("--no-plugin", action="store_true", help="do not install the plugin from the repo")
+    p_run = sub.add_parser("run", help="run a command in the environment of one TAO version")
+    p_run.add_argument("--tao", default=DEFAULT_TAO[0])
+    p_run.add_argument("command", nargs=argparse.REMAINDER, help="-- command args...")
+    args = parser.parse_args(argv)
+
+    if args.cmd == "ensure":
+        versions = ALL_TAO if args.tao == ["all"] else args.tao
+        dirs = ensure(versions, plugin=not args.no_plugin)
+        print(f"venv: {venv_dir()}")
+        for v, d in zip(versions, dirs):
+            print(f"tao {v}: {d}")
+        return 0
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("run needs a command after --")
+    env = tao_env(args.tao)
+    os.execvpe(command[0], command, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
