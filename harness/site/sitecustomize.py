@@ -1,0 +1,14 @@
+"""TEST-ONLY: run TAO's Sparse4D on a CPU machine.
+
+This directory is put first on PYTHONPATH by harness/testenv.py, so every
+interpreter of a harness run -- including the ones TAO's launcher and
+Lightning's DDP launcher spawn -- imports this module at start-up and installs
+the CPU stand-ins of ``tao_cpu_testonly``. It is never part of the plugin or
+its wheel. Set TAO_CPU_TESTONLY=0 to start an interpreter without it.
+"""
+import os
+
+if os.environ.get("TAO_CPU_TESTONLY", "1") != "0":
+    import tao_cpu_testonly
+
+    tao_cpu_testonly.install()
