@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Deterministic tiny dataset in TAO Sparse4D's format (Omniverse3DDetTrackDataset), for tests.
+
+Each scene is a few consecutive frames seen by 2+ fixed cameras placed around a
+ground plane and looking at its centre. Boxes of a few classes move at constant
+velocity and are ray-cast into the images (per-class colours, shaded faces,
+a checkered ground), so the images really show the objects and the depth maps
+are exact. Written to OUT:
+
+* ``images/<scene>/<cam>/<frame>.png`` (RGB) and ``depth/...png`` (uint16, mm);
+* ``train.pkl`` / ``val.pkl``: ``{"infos": [...], "metadata": {...}}`` with the
+  per-frame keys TAO's dataset reads (token, timestamp, scene_name, frame_idx,
+  cams{data_path (absolute, TAO opens it as is), depth_map_path (relative to
+  data_root), sensor2world_transform (TAO multiplies it as world->camera:
+  lidar2img = K @ T), cam_intrinsic}, gt_boxes [N,7] (x, y, z, w, l, h, yaw;
+  w along the box's local x as Sparse4D's key points use it), gt_names,
+  gt_velocity [N,3], valid_flag, num_lidar_pts, instance_inds, asset_inds,
+  gt_visibility [{cam: fraction visible}]);
+* ``metadata.json``: classes, cameras, image size, number of anchors;
+* ``anchors.npy`` [num_anchors, 11]: x, y, z, log w, log l, log h, sin, cos, vx, vy, vz.
+
+``--empty-scenes K`` makes the last K scenes hold no objects at all and
+``--empty-frames F`` removes the objects from the last F frames of every other
+scene (frames where the stock loss has no positive to supervise).
+
+    python harness/synthetic_data.py --out DIR --seed 0 --scenes 2 --frames 4
+"""
+import argparse
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# name: (w, l, h) in metres, RGB colour
+CLASSES = {
+    "person": ((0.6, 0.6, 1.7), (220, 60, 40)),
+    "nova_carter": ((0.7, 0.9, 0.5), (40, 90, 220)),
+}
+FPS = 30.0
+SCENE_TIME_GAP = 100.0  # seconds between scenes, beyond InstanceBank's max_time_interval (2 s)
+
+
+def camera(position, target, focal, width, height):
+    """Intrinsics K (3x3) and world->camera T (4x4) of a pinhole looking at ``target`` (z up)."""
+    forward = np.asarray(target, float) - position
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    rot = np.stack([right, down, forward])
+    T = np.eye(4)
+    T[:3, :3] = rot
+    T[:3, 3] = -rot @ position
+    K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1.0]])
+    return K, T
+
+
+def render(K, T, width, height, boxes, colors, rng):
+    """Ray-cast the ground plane and the boxes; returns RGB uint8, depth (m), per-box visible/total pixels."""
+    rot, pos = T[:3, :3], -T[:3, :3].T @ T[:3, 3]
+    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    rays_cam = np.linalg.inv(K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])  # camera z == 1
+    rays = (rot.T @ rays_cam).T  # world directions, scaled so that depth == ray parameter
+
+    depth = np.full(u.size, 1e3)
+    ground = rays[:, 2] < -1e-6
+    depth[ground] = -pos[2] / rays[ground, 2]
+    hit = pos + rays * depth[:, None]
+    checker = (np.floor(hit[:, 0]) + np.floor(hit[:, 1])) % 2
+    image = np.where(ground[:, None], 90 + 50 * checker[:, None], 170.0) * np.ones(3)
+    owner = np.full(u.size, -1)
+    hits_total = np.zeros(len(boxes), int)
+
+    for i, (x, y, z, w, l, h, yaw) in enumerate(boxes):
+        c, s = np.cos(yaw), np.sin(yaw)
+        to_local = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])
+        o = to_local @ (pos - [x, y, z])
+        d = rays @ to_local.T
+        half = np.array([w, l, h]) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (-half - o) / d, (half - o) / d
+        t_near = np.nanmax(np.minimum(t1, t2), axis=1)
+        t_far = np.nanmin(np.maximum(t1, t2), axis=1)
+        inside = (t_near <= t_far) & (t_near > 0)
+        hits_total[i] = inside.sum()
+        closer = inside & (t_near < depth)
+        depth[closer] = t_near[closer]
+        owner[closer] = i
+        # shade by the face hit: top brightest, sides by their local axis
+        with np.errstate(invalid="ignore"):
+            face = np.argmax(np.abs((o + d * t_near[:, None]) / half), axis=1)
+        shade = np.array([0.75, 0.9, 1.0])[face]
+        image[closer] = np.asarray(colors[i]) * shade[closer, None]
+
+    image += rng.normal(0, 4, image.shape)
+    visible = np.bincount(owner[owner >= 0], minlength=len(boxes))
+    return (
+        np.clip(image, 0, 255).astype(np.uint8).reshape(height, width, 3),
+        depth.reshape(height, width),
+        visible,
+        hits_total,
+    )
+
+
+def make_anchors(num_anchors, rng, area=4.0):
+    """Anchors spread over the object area with the mean class size (Sparse4D's anchor layout)."""
+    xy = rng.uniform(-area, area, size=(num_anchors, 2))
+    size = np.log(np.mean([s for s, _ in CLASSES.values()], axis=0))
+    anchors = np.zeros((num_anchors, 11), np.float32)
+    anchors[:, :2] = xy
+    anchors[:, 2] = 0.5
+    anchors[:, 3:6] = size
+    anchors[:, 7] = 1.0  # cos(yaw) = 1
+    return anchors
+
+
+def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, objects=(2, 4),
+             empty_scenes=0, empty_frames=0, num_anchors=64, focal=None):
+    """Write the dataset to ``out`` and return the info dicts of the training split."""
+    out = Path(out).resolve()
+    rng = np.random.default_rng(seed)
+    focal = focal or 0.6 * width
+    class_names = list(CLASSES)
+    cams = {}
+    for j in range(cameras):
+        angle = 2 * np.pi * j / cameras + np.pi / 4
+        position = np.array([9 * np.cos(angle), 9 * np.sin(angle), 4.0])
+        cams[f"cam_{j}"] = camera(position, [0.0, 0.0, 0.5], focal, width, height)
+
+    infos, next_instance = [], 0
+    for k in range(scenes):
+        scene = f"scene_{k:03d}"
+        n_obj = 0 if k >= scenes - empty_scenes else int(rng.integers(objects[0], objects[1] + 1))
+        names = [class_names[i] for i in rng.integers(0, len(class_names), n_obj)]
+        start, placed = [], 0
+        while placed < n_obj:  # non-overlapping start positions
+            p = rng.uniform(-2.5, 2.5, 2)
+            if all(np.linalg.norm(p - q) > 1.5 for q in start):
+                start.append(p)
+                placed += 1
+        yaw = rng.uniform(-np.pi, np.pi, n_obj)
+        speed = rng.uniform(0.5, 1.5, n_obj)
+        velocity = np.stack([speed * np.cos(yaw), speed * np.sin(yaw), np.zeros(n_obj)], axis=1)
+        instance_ids = np.arange(next_instance, next_instance + n_obj)
+        next_instance += n_obj
+
+        for f in range(frames):
+            t = f / FPS
+            present = n_obj if f < frames - empty_frames else 0
+            boxes = np.array(
+                [[*(start[i] + velocity[i, :2] * t), CLASSES[names[i]][0][2] / 2, *CLASSES[names[i]][0], yaw[i]]
+                 for i in range(present)], dtype=np.float64).reshape(-1, 7)
+            colors = [CLASSES[names[i]][1] for i in range(present)]
+            cam_infos, visibility, pixels = {}, [dict() for _ in range(present)], np.zeros(present, int)
+            for cam, (K, T) in cams.items():
+                image, depth, visible, total = render(K, T, width, height, boxes, colors, rng)
+                rel = Path(cam) / f"{f:06d}.png"
+                (out / "images" / scene / cam).mkdir(parents=True, exist_ok=True)
+                (out / "depth" / scene / cam).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(out / "images" / scene / rel)
+                Image.fromarray(np.clip(depth * 1000, 0, 65535).astype(np.uint16)).save(out / "depth" / scene / rel)
+                cam_infos[cam] = {
+                    "data_path": str(out / "images" / scene / rel),
+                    "depth_map_path": str(Path("depth") / scene / rel),
+                    "sensor2world_transform": T.copy(),
+                    "cam_intrinsic": K.copy(),
+                }
+                for i in range(present):
+                    visibility[i][cam] = float(visible[i] / total[i]) if total[i] else 0.0
+                pixels += visible
+            infos.append({
+                "token": f"{scene}_{f:06d}",
+                "timestamp": k * SCENE_TIME_GAP + t,
+                "scene_name": scene,
+                "frame_idx": f,
+                "cams": cam_infos,
+                "gt_boxes": boxes.astype(np.float32),
+                "gt_names": np.array(names[:present], dtype="<U32"),
+                "gt_velocity": velocity[:present].astype(np.float32),
+                "valid_flag": pixels > 0,
+                "num_lidar_pts": pixels,
+                "instance_inds": instance_ids[:present].copy(),
+                "asset_inds": instance_ids[:present] % 70,  # TAO's default num_ids is 70
+                "gt_visibility": visibility,
+            })
+
+    meta = {"version": "synthetic", "seed": seed, "classes": class_names, "cameras": list(cams),
+            "image_hw": [height, width], "num_anchors": num_anchors}
+    for split in ("train", "val"):
+        with open(out / f"{split}.pkl", "wb") as fh:
+            pickle.dump({"infos": infos, "metadata": meta}, fh)
+    (out / "metadata.json").write_text(json.dumps(meta, indent=1))  # readable without numpy
+    np.save(out / "anchors.npy", make_anchors(num_anchors, np.random.default_rng(seed + 1)))
+    return infos
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scenes", type=int, default=2)
+    p.add_argument("--frames", type=int, default=4, help="consecutive frames per scene")
+    p.add_argument("--cameras", type=int, default=2)
+    p.add_argument("--width", type=int, default=160)
+    p.add_argument("--height", type=int, default=96)
+    p.add_argument("--min-objects", type=int, default=2)
+    p.add_argument("--max-objects", type=int, default=4)
+    p.add_argument("--empty-scenes", type=int, default=0, help="the last K scenes hold no objects")
+    p.add_argument("--empty-frames", type=int, default=0, help="the last F frames of each other scene hold no objects")
+    p.add_argument("--anchors", type=int, default=64, help="rows of anchors.npy")
+    a = p.parse_args(argv)
+    infos = generate(a.out, a.seed, a.scenes, a.frames, a.cameras, a.width, a.height, (a.min_objects, a.max_objects),
+                     a.empty_scenes, a.empty_frames, a.anchors)
+    print(f"wrote {len(infos)} frames, {sum(len(i['gt_boxes']) for i in infos)} boxes to {Path(a.out).resolve()}")
+
+
+if __name__ == "__main__":
+    main()
