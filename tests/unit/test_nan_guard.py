@@ -9,6 +9,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from conftest import tao_version_tuple
+
 LAYERS, BATCH, ANCHORS, CLASSES = 2, 2, 24, 3
 
 
@@ -48,8 +50,12 @@ def criterion_call(criterion, experiment_config, cls_logit, mode=None):
 
 def test_stock_criterion_gives_nan_when_no_match_passes_the_threshold(stock, criterion, experiment_config):
     losses, _, _ = criterion_call(criterion, experiment_config, cls_logit=-6.0)  # scores 0.0025 < 0.05
-    assert math.isnan(losses["loss_yns_0"].item())
-    assert math.isnan(sum(v for k, v in losses.items() if "loss" in k).item())
+    total = sum(v for k, v in losses.items() if "loss" in k)
+    if tao_version_tuple() >= (7, 3):  # 7.3.0 returns early from SparseBox3DLoss on empty input
+        assert losses["loss_yns_0"].item() == 0.0 and torch.isfinite(total)
+    else:
+        assert math.isnan(losses["loss_yns_0"].item())
+        assert math.isnan(total.item())
 
 
 def test_patched_criterion_stays_finite_and_connected(patched, criterion, experiment_config):

@@ -7,6 +7,10 @@ import textwrap
 
 import pytest
 
+from conftest import tao_version_tuple
+
+LOG2 = 0.693147
+
 PROBE = textwrap.dedent('''
     import sys
     assert "torch" not in sys.modules, "torch imported at start-up"
@@ -44,7 +48,7 @@ def test_enabled_child_supervises_background(tmp_path, switch):
     values = fields(launch(tmp_path, switch))
     assert values["WRAPPED"] == "True"
     # 12 background elements, each (1 - alpha) * 0.5**2 * log 2
-    assert float(values["LOSS"]) == pytest.approx(12 * 0.75 * 0.25 * 0.693147, rel=1e-5)
+    assert float(values["LOSS"]) == pytest.approx(12 * 0.75 * 0.25 * LOG2, rel=1e-5)
     assert float(values["GRAD"]) > 0 and values["CONNECTED"] == "True"
 
 
@@ -52,8 +56,12 @@ def test_enabled_child_supervises_background(tmp_path, switch):
 def test_disabled_child_is_stock(tmp_path, switch):
     values = fields(launch(tmp_path, switch))
     assert values["WRAPPED"] == "False"
-    assert float(values["LOSS"]) == 0.0 and float(values["GRAD"]) == 0.0
-    assert values["CONNECTED"] == "False"
+    if tao_version_tuple() >= (7, 3):  # NVIDIA's partial fix: the two label-C rows count, -3/-1 do not
+        assert float(values["LOSS"]) == pytest.approx(6 * 0.75 * 0.25 * LOG2, rel=1e-5)
+        assert float(values["GRAD"]) > 0
+    else:  # every row dropped: no loss and a cut graph
+        assert float(values["LOSS"]) == 0.0 and float(values["GRAD"]) == 0.0
+        assert values["CONNECTED"] == "False"
 
 
 @pytest.mark.parametrize("switch", ["yes", "2", "corrected"])
