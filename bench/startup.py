@@ -253,23 +253,28 @@ def report(args, base, info, wall, cpu, mods, load_before, load_after, elapsed):
     add(f"{rounds} interleaved rounds (each round runs every variant once, in random order; seed {args.seed}), "
         f"after {args.warmup} warm-up rounds; {elapsed:.1f} s in all.")
     add("")
-    add("| variant | median ms | IQR ms (q1–q3) | ratio to a | 95% CI of ratio | paired ratio median (IQR) | CPU median ms | CPU ratio |")
+    add("| variant | median ms | IQR ms (q1–q3) | ratio to a | 95% CI of ratio | paired ratio median (IQR) | CPU median ms | CPU ratio (95% CI) |")
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {}
+    cpu_ratios = {}
     for name in ("a", "a2", "b", "c"):
         q1, _, q3 = quartiles(ms[name])
         ratio = med[name] / med["a"]
         ratios[name] = ratio
+        cpu_ratios[name] = cpu_med[name] / cpu_med["a"]
+        cpu_ci = ""
         if name == "a":
             ci = paired = "—"
         else:
+            clo, chi = bootstrap_ratio(cpu_ms[name], cpu_ms["a"], args.seed)
+            cpu_ci = f" ({clo:.3f}–{chi:.3f})"
             lo, hi = bootstrap_ratio(ms[name], ms["a"], args.seed)
             ci = f"{lo:.3f}–{hi:.3f}"
             per_round = [x / y for x, y in zip(ms[name], ms["a"])]
             p1, pm, p3 = quartiles(per_round)
             paired = f"{pm:.3f} ({p1:.3f}–{p3:.3f})"
         add(f"| {LABELS[name]} | {med[name]:.2f} | {q3 - q1:.2f} ({q1:.2f}–{q3:.2f}) | {ratio:.3f} | {ci} | {paired} | "
-            f"{cpu_med[name]:.2f} | {cpu_med[name] / cpu_med['a']:.3f} |")
+            f"{cpu_med[name]:.2f} | {cpu_ratios[name]:.3f}{cpu_ci} |")
     add("")
     half = rounds // 2
     a_all = ms["a"] + ms["a2"]
@@ -284,7 +289,8 @@ def report(args, base, info, wall, cpu, mods, load_before, load_after, elapsed):
         first, second = statistics.median(ms["a"][:half]), statistics.median(ms["a"][half:])
         add(f"- drift: median of a over the first half {first:.2f} ms, second half {second:.2f} ms "
             f"({(second / first - 1) * 100:+.1f}%).")
-    add(f"- load average before {load_before}, after {load_after}.")
+    add(f"- load average before {load_before}, after {load_after}. Wall time includes waiting for a CPU; "
+        "on a loaded machine the child CPU time (user+sys, from wait4) is the steadier measure.")
     add("")
     added_b = sorted(mods["b"] - mods["a"])
     added_c = sorted(mods["c"] - mods["a"])
@@ -298,19 +304,15 @@ def report(args, base, info, wall, cpu, mods, load_before, load_after, elapsed):
         add(f"- missing compared with a (unexpected): {', '.join(removed)}")
     add(f"- torch, numpy, wrapt or TAO modules at start in b or c: {', '.join(bad) or 'none'}")
     add("")
-    goal_rows = [
-        ("b/a ≤ 1.02", ratios["b"], GOALS["b"]),
-        ("c/a ≤ 1.10", ratios["c"], GOALS["c"]),
-    ]
-    add("| goal | measured | result |")
-    add("|---|---:|---|")
+    add("| goal | measured (wall) | CPU time | result (on wall) |")
+    add("|---|---:|---:|---|")
     verdicts = []
-    for label, value, limit in goal_rows:
-        ok = value <= limit
+    for name in ("b", "c"):
+        ok = ratios[name] <= GOALS[name]
         verdicts.append(ok)
-        add(f"| {label} | {value:.3f} | {'PASS' if ok else 'FAIL'} |")
+        add(f"| {name}/a ≤ {GOALS[name]:.2f} | {ratios[name]:.3f} | {cpu_ratios[name]:.3f} | {'PASS' if ok else 'FAIL'} |")
     verdicts.append(not bad)
-    add(f"| no torch, numpy or TAO module at start | {', '.join(bad) or 'none'} | {'PASS' if not bad else 'FAIL'} |")
+    add(f"| no torch, numpy or TAO module at start | {', '.join(bad) or 'none'} | | {'PASS' if not bad else 'FAIL'} |")
     add("")
     add("Machine:")
     add("")
