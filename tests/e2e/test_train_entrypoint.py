@@ -1,0 +1,87 @@
+"""TAO's own training entrypoint, unchanged, with and without the plugin."""
+import math
+import subprocess
+import sys
+
+from conftest import KEY, TAO, testenv
+
+TABLE_ROW = "criterion.FocalLoss.forward                   | Yes"
+
+
+def test_fixed_run_supervises_background_and_survives_default_threshold(train):
+    """All frames empty, TAO's default cls_threshold_to_reg 0.05: stock would log
+    loss_cls 0 and a NaN yawness loss; the fixed run supervises every query."""
+    run = train(switch="1", overrides=["model.head.cls_threshold_to_reg=0.05"])
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.output.count("tao-sparse4d-fix 0.1.0 on nvidia-tao-pytorch") == 1
+    assert TABLE_ROW in run.output
+    assert "background_supervision: corrected (from default)" in run.output
+    losses = run.cls_losses()
+    assert losses and all(value > 0 for value in losses)
+    assert run.all_losses_finite()
+    assert run.scalars("bgsup/unmatched_score_mean")  # diagnostics reach TensorBoard
+
+
+def test_original_by_override_is_stock(train):
+    run = train(switch="1", overrides=[f"{KEY}=original"])
+    assert run.returncode == 0, run.output[-3000:]
+    assert "background_supervision: original (from override)" in run.output
+    losses = run.cls_losses()
+    assert losses and all(value == 0 for value in losses)
+
+
+def test_original_by_spec_is_stock(train):
+    run = train(switch="1", spec_values={KEY: "original"})
+    assert run.returncode == 0, run.output[-3000:]
+    assert "background_supervision: original (from spec)" in run.output
+    assert all(value == 0 for value in run.cls_losses())
+
+
+def test_without_plugin_training_is_stock(train):
+    run = train(switch=None)
+    assert run.returncode == 0, run.output[-3000:]
+    assert "tao-sparse4d-fix 0.1.0 on" not in run.output
+    losses = run.cls_losses()
+    assert losses and all(value == 0 for value in losses)
+    yawness = [v for points in run.scalars("loss_yns").values() for _, v in points]
+    assert any(math.isnan(v) for v in yawness)  # the defect the NaN guard removes
+
+
+def test_without_plugin_a_spec_asking_for_the_fix_is_rejected(train):
+    run = train(switch=None, spec_values={KEY: "corrected"})
+    assert run.returncode != 0 or "Execution status: FAIL" in run.output
+    assert "background_supervision" in run.output
+    assert not run.cls_losses()
+
+
+def test_invalid_value_stops_before_the_first_step(train):
+    run = train(switch="1", overrides=[f"{KEY}=sometimes"])
+    assert run.returncode != 0 or "Execution status: FAIL" in run.output
+    assert "'sometimes' is not a valid value; valid values are: original, corrected, unmatched_only" in run.output
+    assert not run.scalars("loss")  # no step was logged
+
+
+LOAD = """
+import sys, torch
+from omegaconf import OmegaConf
+from nvidia_tao_core.config.sparse4d.default_config import ExperimentConfig
+from nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_pl_model import Sparse4DPlModel
+cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(sys.argv[1]))
+model = Sparse4DPlModel(cfg)
+state = torch.load(sys.argv[2], map_location="cpu", weights_only=False)["state_dict"]
+result = model.load_state_dict(state, strict=True)
+print("LOADED", len(state), "patched" if hasattr(model.criterion.loss_cls, "background_supervision") else "stock")
+"""
+
+
+def test_checkpoints_move_between_patched_and_stock(train, tmp_path):
+    fixed, stock = train(switch="1", steps=1), train(switch=None, steps=1)
+    assert fixed.returncode == 0 and stock.returncode == 0
+    for run, loader_switch, expected in ((fixed, "0", "stock"), (stock, "1", "patched")):
+        checkpoint = next((run.results / "train").glob("*.pth"))
+        spec = next(tmp_path.glob(f"{run.results.name}.yaml"))
+        env = dict(testenv.tao_env(TAO), TAO_SPARSE4D_FIX=loader_switch)
+        loaded = subprocess.run([sys.executable, "-c", LOAD, str(spec), str(checkpoint)],
+                                env=env, capture_output=True, text=True, timeout=600)
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        assert loaded.stdout.strip().endswith(expected), loaded.stdout
