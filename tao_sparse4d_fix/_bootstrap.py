@@ -35,8 +35,10 @@ class _FirstTaoImport:
 
     def find_spec(self, name, path=None, target=None):
         if name in TAO_PACKAGES:
-            _remove_sentinel()
+            # install first: while the fix cannot load (say, wrapt is missing),
+            # every TAO import fails alike instead of the second one running stock
             _install(self.state, self.raw)
+            _remove_sentinel()
         return None
 
 

@@ -131,12 +131,6 @@ def test_pth_line_never_raises(children, broken_venv, breakage):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in a venv site.py executes each .pth line twice, and the .pth has no once-only guard, so the "
-           "warning is printed twice (and activate() runs twice). Fix: guard the .pth line with a flag on sys. "
-           "Drop this xfail when fixed.",
-)
 def test_broken_install_warns_exactly_once_in_a_venv(children, broken_venv):
     python, pkg = restore(broken_venv)
     _break_missing(pkg)

@@ -27,20 +27,7 @@ def test_off_values_leave_no_sentinel_and_import_nothing_heavy(children, value):
     assert forbidden(probe["modules"]) == []
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        pytest.param(v, marks=pytest.mark.xfail(
-            strict=True,
-            reason="the .pth line only short-circuits on an EMPTY value; for a non-empty off value it still "
-                   "imports tao_sparse4d_fix._bootstrap (which then does nothing). Fix: make the .pth test "
-                   "os.environ.get(...).strip().lower() not in ('', '0', 'false', 'off'). "
-                   "Drop this xfail when fixed.",
-        )) if v else v
-        for v in OFF
-    ],
-    ids=repr,
-)
+@pytest.mark.parametrize("value", OFF, ids=repr)
 def test_off_values_do_not_import_the_plugin_at_all(children, value):
     probe = children.probe(value)
     assert not any(m == "tao_sparse4d_fix" or m.startswith("tao_sparse4d_fix.") for m in probe["modules"])
