@@ -7,11 +7,126 @@ class it does not equal, so labels outside ``[0, C)`` are all-negative rows.
 
 Every tensor operation here is dense: no boolean-mask indexing, ``.any()`` or
 ``.item()``, so a CUDA device is never synchronised with the host.
+
+How it is computed
+------------------
+The loss and its gradient come from one autograd ``Function``
+(``_SigmoidFocal``), a few fused elementwise passes, rather than from autograd
+tracing two dozen small ops. With ``x`` the logit and ``p = sigmoid(x)``, the
+focal loss of Lin et al. for one (row, class) element is
+
+    loss = a_t * (1 - p_t)**gamma * -log(p_t)
+
+with ``p_t = p, a_t = alpha`` for a positive (the row's label is this class)
+and ``p_t = 1 - p, a_t = 1 - alpha`` for a negative. Writing ``z = -x`` for a
+positive and ``z = x`` for a negative (the logit of the *wrong* answer) makes
+both cases one expression:
+
+    q = sigmoid(z) = 1 - p_t,   -log(p_t) = softplus(z)
+    loss = a_t * q**gamma * softplus(z)
+
+and, since ``dq/dz = q (1 - q)`` and ``d softplus(z)/dz = q``,
+
+    dloss/dz = a_t * q**gamma * (gamma * (1 - q) * softplus(z) + q)
+    dloss/dx = dloss/dz * dz/dx,   dz/dx = -1 for a positive, +1 for a negative.
+
+``softplus(z)`` is taken from ``q`` with one ``log1p``:
+``softplus(z) = relu(z) - log1p(-min(q, 1 - q))`` (``-log(1 - q)`` for
+``z <= 0``, ``z - log(q)`` above). The ``log1p`` argument is at most 1/2 and
+never the result of a cancellation, so this is as accurate as
+``binary_cross_entropy_with_logits`` for every logit, with no overflow.
+
+``dz/dx`` and ``a_t`` depend only on the row's label, so they are looked up
+per row from a small table (``_label_table``) instead of being built from
+comparisons. ``unmatched_only`` is the same table with ``a_t = 0`` on the rows
+it ignores, so both modes cost the same.
+
+Under CUDA autocast the loss is computed in float32, as
+``binary_cross_entropy_with_logits`` and ``pow`` are in the stock code.
 """
+import functools
+
 import torch
-import torch.nn.functional as F
 
 from tao_sparse4d_fix import modes
+
+try:  # torch >= 2.4
+    _custom_fwd = torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
+except AttributeError:  # pragma: no cover - older torch
+    _custom_fwd = torch.cuda.amp.custom_fwd(cast_inputs=torch.float32)
+
+
+@functools.lru_cache(maxsize=32)
+def _label_table(num_classes, alpha, ignore_negative_labels, dtype, device):
+    """``dz/dx``, ``a_t`` and their product for every (label, class): a (3, C + 3, C) tensor.
+
+    Row ``clamp(label + 1, 0, C + 2)``: 0 for negative labels, 1..C for the
+    classes, C + 1 for ``C``, C + 2 for anything larger. Only a class row has a
+    positive element (``dz/dx = -1``, ``a_t = alpha``); every other element is a
+    negative (``+1``, ``1 - alpha``). ``ignore_negative_labels``
+    (``unmatched_only``) sets ``a_t = 0`` on the rows of labels outside ``[0, C]``.
+    """
+    rows = num_classes + 3
+    sign = torch.ones(rows, num_classes, dtype=dtype, device=device)
+    sign[1 : num_classes + 1].fill_diagonal_(-1)
+    a_t = torch.full((rows, num_classes), 1 - alpha, dtype=dtype, device=device)
+    a_t[1 : num_classes + 1].fill_diagonal_(alpha)
+    if ignore_negative_labels:
+        a_t[0] = 0
+        a_t[num_classes + 2] = 0
+    return torch.stack([sign, a_t, a_t * sign])
+
+
+class _SigmoidFocal(torch.autograd.Function):
+    """Focal loss of ``pred`` (N, C) against labels ``target`` (N,), with its analytic gradient.
+
+    Returns the summed loss divided by ``divisor`` (a number, a tensor or
+    ``None``) if ``reduce_sum``, else the (N, C) per-element loss. The gradient is
+    computed in the forward pass from the values already there and saved;
+    backward only scales it by the incoming gradient.
+    """
+
+    @staticmethod
+    @_custom_fwd
+    def forward(ctx, pred, target, alpha, gamma, ignore_negative_labels, reduce_sum, divisor):
+        num_classes = pred.size(1)
+        table = _label_table(num_classes, alpha, ignore_negative_labels, pred.dtype, pred.device)
+        row = (target + 1).clamp_(0, num_classes + 2)
+        sign, a_t, a_t_sign = table.index_select(1, row)  # each (N, C): dz/dx, a_t, a_t * dz/dx
+
+        z = sign.mul_(pred)
+        q = torch.sigmoid(z)
+        one_minus_q = torch.rsub(q, 1)
+        softplus_z = z.clamp_min_(0).sub_(torch.minimum(q, one_minus_q).neg_().log1p_())
+        q_gamma = q.pow(gamma)
+        unweighted = softplus_z.mul_(q_gamma)  # q**gamma * softplus(z): the loss over a_t
+
+        if reduce_sum:
+            loss = torch.dot(unweighted.reshape(-1), a_t.reshape(-1))
+            if divisor is not None:
+                loss = loss / divisor
+        else:
+            loss = unweighted * a_t
+
+        if ctx.needs_input_grad[0]:
+            # q**gamma * (gamma (1 - q) softplus(z) + q) = gamma (1 - q) unweighted + q**(gamma + 1)
+            grad = q_gamma.mul_(q).addcmul_(one_minus_q, unweighted, value=gamma).mul_(a_t_sign)
+            if isinstance(divisor, torch.Tensor):
+                ctx.save_for_backward(grad, divisor)
+            else:
+                ctx.save_for_backward(grad)
+                ctx.divisor = divisor
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        # One multiply, unaffected by autocast: no custom_bwd needed.
+        grad, *saved_divisor = ctx.saved_tensors
+        divisor = saved_divisor[0] if saved_divisor else ctx.divisor
+        if divisor is not None:
+            grad_output = grad_output / divisor
+        return grad * grad_output, None, None, None, None, None, None
 
 
 def sigmoid_focal_loss(
@@ -30,24 +145,31 @@ def sigmoid_focal_loss(
     ``mode`` is ``corrected`` (every row supervised) or ``unmatched_only``
     (rows labelled ``C`` are background, negative labels are ignored).
     """
-    num_classes = pred.size(1)
-    classes = torch.arange(num_classes, device=pred.device)
-    one_hot = (target.unsqueeze(1) == classes).to(pred.dtype)
-
-    log_pt = F.binary_cross_entropy_with_logits(pred, one_hot, reduction="none")
-    p = torch.sigmoid(pred)
-    pt = p * one_hot + (1 - p) * (1 - one_hot)
-    focal_weight = (alpha * one_hot + (1 - alpha) * (1 - one_hot)) * ((1 - pt) ** gamma)
-    loss = focal_weight * log_pt
-
-    supervised_elements = None
-    if mode == modes.UNMATCHED_ONLY:
-        row_kept = ((target >= 0) & (target <= num_classes)).to(pred.dtype)
-        loss = loss * row_kept.unsqueeze(1)
-        supervised_elements = (row_kept.sum() * num_classes).clamp_min(1)
-    elif mode != modes.CORRECTED:
+    if mode not in (modes.CORRECTED, modes.UNMATCHED_ONLY):
         raise ValueError(f"sigmoid_focal_loss has no mode {mode!r}")
+    ignore_negative_labels = mode == modes.UNMATCHED_ONLY
+    num_classes = pred.size(1)
 
+    def supervised_elements():
+        """What ``mean`` divides by without ``avg_factor``: every element, or the rows kept."""
+        if not ignore_negative_labels:
+            return None
+        row_kept = ((target >= 0) & (target <= num_classes)).to(pred.dtype)
+        return (row_kept.sum() * num_classes).clamp_min(1)
+
+    if weight is None and reduction in ("mean", "sum"):
+        # The common case (TAO never passes a weight): sum and divide inside the Function.
+        divisor = None
+        if reduction == "mean":
+            divisor = avg_factor if avg_factor is not None else supervised_elements()
+            if divisor is None:
+                divisor = pred.numel()
+        if isinstance(divisor, torch.Tensor) and divisor.requires_grad:
+            total = _SigmoidFocal.apply(pred, target, alpha, gamma, ignore_negative_labels, True, None)
+            return total / divisor
+        return _SigmoidFocal.apply(pred, target, alpha, gamma, ignore_negative_labels, True, divisor)
+
+    loss = _SigmoidFocal.apply(pred, target, alpha, gamma, ignore_negative_labels, False, None)
     if weight is not None:
         weight = weight.float()
         loss = loss * (weight.unsqueeze(1) if weight.dim() == 1 else weight)
@@ -55,8 +177,9 @@ def sigmoid_focal_loss(
     if reduction == "mean":
         if avg_factor is not None:
             return loss.sum() / avg_factor
-        if supervised_elements is not None:
-            return loss.sum() / supervised_elements
+        divisor = supervised_elements()
+        if divisor is not None:
+            return loss.sum() / divisor
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
