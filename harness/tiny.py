@@ -11,7 +11,7 @@ generated into the cache (about 170 MB), never committed.
     python3 harness/tiny.py spec --data DIR --results DIR --out spec.yaml [--num-gpus 2] [--steps 4]
     python3 harness/tiny.py backbone            # build the checkpoint now (also done by `spec`)
 
-From Python: ``backbone_checkpoint()``, ``write_spec(...)``.
+From Python: ``backbone_checkpoint()``, ``write_spec(...)``, ``run_train(...)``.
 """
 import argparse
 import json
@@ -94,6 +94,21 @@ def write_spec(out, data_root, results_dir, backbone=None, num_gpus=1, steps=4, 
     }
     Path(out).write_text(Template(SPEC_TEMPLATE.read_text()).substitute(values))
     return Path(out)
+
+
+def run_train(tao_version, spec, overrides=(), extra_env=None, timeout=900, no_checkpoint=True):
+    """Run TAO's own ``sparse4d train -e spec`` (plus Hydra ``overrides``) in the harness env.
+
+    Returns the CompletedProcess (stdout+stderr in ``.stdout``); the caller checks
+    ``returncode`` and reads losses with ``read_logs.read_scalars(results_dir)``.
+    TAO_SPARSE4D_FIX comes from ``extra_env`` or the caller's environment.
+    """
+    env = testenv.tao_env(tao_version)
+    if no_checkpoint:
+        env["TAO_CPU_TESTONLY_NO_CHECKPOINT"] = "1"
+    env.update(extra_env or {})
+    return subprocess.run(["sparse4d", "train", "-e", str(spec), *overrides], env=env, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def main(argv=None):

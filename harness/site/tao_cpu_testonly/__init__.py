@@ -11,7 +11,8 @@ only exists in TAO's GPU container:
   list -> the Lightning Trainer is turned onto the CPU (``devices`` becomes the
   number of ids, so ``train.num_gpus: 2`` is a 2-process DDP run over gloo) and
   logs every step (TAO passes ``log_every_n_steps=50``; override with
-  TAO_CPU_TESTONLY_LOG_EVERY_N_STEPS);
+  TAO_CPU_TESTONLY_LOG_EVERY_N_STEPS); TAO_CPU_TESTONLY_NO_CHECKPOINT=1 makes
+  ``Trainer.save_checkpoint`` a no-op (each Sparse4D checkpoint is ~0.9 GB);
 * ``GroupInBatchSampler._sync_random_seed`` broadcasts a CUDA tensor when
   world_size > 1 -> the same broadcast on a CPU tensor.
 """
@@ -74,10 +75,17 @@ def _cpu_trainer_init(wrapped, instance, args, kwargs):
     return wrapped(*args, **kwargs)
 
 
+def _skip_checkpoint(wrapped, instance, args, kwargs):
+    if os.environ.get("TAO_CPU_TESTONLY_NO_CHECKPOINT") == "1":
+        return None
+    return wrapped(*args, **kwargs)
+
+
 def _patch_trainer(module):
     import wrapt
 
     wrapt.wrap_function_wrapper(module, "Trainer.__init__", _cpu_trainer_init)
+    wrapt.wrap_function_wrapper(module, "Trainer.save_checkpoint", _skip_checkpoint)
 
 
 def _sync_random_seed_cpu(self, seed=None):

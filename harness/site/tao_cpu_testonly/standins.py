@@ -73,7 +73,10 @@ MODULES = {
     "spatialai_data_utils.eval.tracking.evaluate": {"AIC24TrackEval": None},
     "spatialai_data_utils.visualization": {"COLOR_MAP": COLOR_MAP},
     "spatialai_data_utils.utils": {},
-    "spatialai_data_utils.utils.data_classes": {"AICityBox": None},
+    "spatialai_data_utils.utils.data_classes": {"AICityBox": None},  # 6.x
+    "spatialai_data_utils.core": {},
+    "spatialai_data_utils.core.boxes": {},
+    "spatialai_data_utils.core.boxes.aicity_box": {"AICityBox": None},  # 7.x
     "spatialai_data_utils.converters": {},
     "spatialai_data_utils.converters.nusc_results_to_nvschema": {"convert_sparse4d_to_nvschema": None},
 }
