@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Inference half of bench/evidence.py: runs INSIDE the harness env (CPU torch + TAO on PYTHONPATH).
+
+For each trained arm it rebuilds TAO's own ``Sparse4DPlModel`` from the
+configuration TAO itself saved for that run (``<results>/train/experiment.yaml``),
+loads the final checkpoint with TAO's ``load_pretrained_weights`` (as TAO's
+inference script does), and runs TAO's inference path on the held-out scenes:
+eval mode, ``Sparse4DDataModule``'s predict dataloader (TAO's test transforms,
+sequential frames), ``Sparse4D.simple_test``'s steps (features -> head ->
+``head.post_process`` = ``SparseBox3DDecoder.decode`` with the spec's
+``score_threshold``), the instance bank carrying track IDs across the
+consecutive frames of a scene and reset at every new scene.
+
+Writes one JSON per arm with, per frame: the decoder's detections (box, score,
+class, track ID), every query's max-class score and centre (for the
+score distribution of far-from-object queries), and the ground truth. Also dumps
+the TensorBoard scalars of each arm's training (harness/read_logs.py).
+
+    python bench/evidence_infer.py --arm NAME=RESULTS_DIR [...] --data HELDOUT_DIR --out DIR
+"""
+import argparse
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "harness"))
+
+
+def load_config(results_dir, heldout):
+    """TAO's ExperimentConfig schema merged with the config TAO saved for the run; test split -> held-out data."""
+    from omegaconf import OmegaConf
+    from nvidia_tao_core.config.sparse4d.default_config import ExperimentConfig
+
+    saved = OmegaConf.load(Path(results_dir) / "train" / "experiment.yaml")
+    cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), saved)
+    heldout = Path(heldout).resolve()
+    cfg.dataset.data_root = str(heldout)
+    cfg.dataset.test_dataset.ann_file = str(heldout / "val.pkl")
+    return cfg
+
+
+def run_arm(name, results_dir, heldout, out_dir):
+    import numpy as np
+    import torch
+    from nvidia_tao_pytorch.cv.sparse4d.dataloader.pl_sparse4d_data_module import Sparse4DDataModule
+    from nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_pl_model import Sparse4DPlModel
+    from nvidia_tao_pytorch.cv.sparse4d.utils.misc import load_pretrained_weights
+
+    torch.manual_seed(0)
+    cfg = load_config(results_dir, heldout)
+    ckpt = Path(results_dir) / "train" / "sparse4d_model_latest.pth"
+    pl_model = Sparse4DPlModel(cfg)
+    missing, unexpected = pl_model.load_state_dict(load_pretrained_weights(str(ckpt)), strict=False)
+    if missing or unexpected:  # TAO loads with strict=False; a silent partial load would void the comparison
+        raise SystemExit(f"{name}: checkpoint does not match the model: missing={missing[:5]} unexpected={unexpected[:5]}")
+    pl_model.eval()
+    model = pl_model.model
+    bank = model.head.instance_bank
+    threshold = model.head.decoder.score_threshold
+
+    dm = Sparse4DDataModule(cfg)
+    dm.setup("predict")
+    infos = dm.test_dataset.data_infos
+    frames, scene, t0 = [], None, time.time()
+    with torch.no_grad():
+        for idx, batch in enumerate(dm.predict_dataloader()):
+            info = infos[idx]
+            if info["scene_name"] != scene:  # new scene: fresh instance bank (IDs, cached instances)
+                bank.reset()
+                scene = info["scene_name"]
+            img = batch["img"].float()
+            # Sparse4D.simple_test, unrolled to keep the raw head outputs next to the decoded ones
+            feature_maps = model.extract_feat(img, False, batch)
+            outs = model.head(feature_maps, batch)
+            det = model.head.post_process(outs)[0]
+            cls = outs["classification"][-1][0].sigmoid().max(dim=-1).values  # what the threshold is applied to
+            centres = outs["prediction"][-1][0][:, :3]
+            frames.append({
+                "token": info["token"], "scene": info["scene_name"], "frame_idx": int(info["frame_idx"]),
+                "det_boxes": det["boxes_3d"][:, :7].tolist(),
+                "det_scores": det["scores_3d"].tolist(),
+                "det_cls_scores": det["cls_scores"].tolist() if "cls_scores" in det else det["scores_3d"].tolist(),
+                "det_labels": det["labels_3d"].tolist(),
+                "det_ids": det["instance_ids"].tolist(),
+                "query_scores": cls.tolist(),
+                "query_centres": centres.tolist(),
+                "gt_boxes": np.asarray(info["gt_boxes"]).tolist(),
+                "gt_names": [str(n) for n in info["gt_names"]],
+                "gt_ids": [int(i) for i in info["instance_inds"]],
+            })
+    print(f"{name}: {len(frames)} frames in {time.time() - t0:.1f} s, score_threshold {threshold}", flush=True)
+    (Path(out_dir) / f"infer_{name}.json").write_text(json.dumps({
+        "arm": name, "score_threshold": threshold, "classes": list(cfg.dataset.classes),
+        "num_anchor": bank.num_anchor, "num_temp_instances": bank.num_temp_instances,
+        "num_output": model.head.decoder.num_output, "frames": frames,
+    }))
+
+
+def dump_scalars(name, results_dir, out_dir):
+    import read_logs
+
+    scalars = read_logs.read_scalars(results_dir)
+    # wall-clock time of each logged training step (step time without process start-up)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    walls = []
+    for path in sorted(Path(results_dir).rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        acc.Reload()
+        if "loss" in acc.Tags()["scalars"]:
+            walls += [(e.step, e.wall_time) for e in acc.Scalars("loss")]
+    scalars["_wall_time_loss"] = sorted(walls)
+    (Path(out_dir) / f"scalars_{name}.json").write_text(json.dumps(scalars))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arm", action="append", required=True, help="NAME=RESULTS_DIR")
+    p.add_argument("--data", required=True, help="held-out dataset dir (synthetic_data.py)")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    for spec in a.arm:
+        name, results = spec.split("=", 1)
+        dump_scalars(name, results, a.out)
+        run_arm(name, results, a.data, a.out)
+
+
+if __name__ == "__main__":
+    main()
