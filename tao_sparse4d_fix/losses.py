@@ -94,19 +94,14 @@ class _SigmoidFocal(torch.autograd.Function):
         row = (target + 1).clamp_(0, num_classes + 2)
         sign, a_t, a_t_sign = table.index_select(1, row)  # each (N, C): dz/dx, a_t, a_t * dz/dx
 
+        # In place wherever a value is dead: fewer fresh (N, C) buffers to allocate.
         z = sign.mul_(pred)
         q = torch.sigmoid(z)
         one_minus_q = torch.rsub(q, 1)
-        softplus_z = z.clamp_min_(0).sub_(torch.minimum(q, one_minus_q).neg_().log1p_())
-        q_gamma = q.pow(gamma)
+        scratch = torch.minimum(q, one_minus_q)
+        softplus_z = z.clamp_min_(0).sub_(scratch.neg_().log1p_())
+        q_gamma = torch.pow(q, gamma, out=scratch)
         unweighted = softplus_z.mul_(q_gamma)  # q**gamma * softplus(z): the loss over a_t
-
-        if reduce_sum:
-            loss = torch.dot(unweighted.reshape(-1), a_t.reshape(-1))
-            if divisor is not None:
-                loss = loss / divisor
-        else:
-            loss = unweighted * a_t
 
         if ctx.needs_input_grad[0]:
             # q**gamma * (gamma (1 - q) softplus(z) + q) = gamma (1 - q) unweighted + q**(gamma + 1)
@@ -116,7 +111,11 @@ class _SigmoidFocal(torch.autograd.Function):
             else:
                 ctx.save_for_backward(grad)
                 ctx.divisor = divisor
-        return loss
+
+        if not reduce_sum:
+            return unweighted * a_t
+        loss = unweighted.mul_(a_t).sum()  # unweighted is dead once the gradient is taken
+        return loss if divisor is None else loss / divisor
 
     @staticmethod
     @torch.autograd.function.once_differentiable
