@@ -12,3 +12,10 @@ if os.environ.get("TAO_CPU_TESTONLY", "1") != "0":
     import tao_cpu_testonly
 
     tao_cpu_testonly.install()
+
+# A test may name one extra test-only module to load in every interpreter of its
+# run (DDP workers included), e.g. tests/e2e/rank_probe.py.
+if os.environ.get("TAO_CPU_TESTONLY_PROBE"):
+    import importlib
+
+    importlib.import_module(os.environ["TAO_CPU_TESTONLY_PROBE"])

@@ -57,7 +57,7 @@ def datasets(tmp_path_factory):
 def train(tmp_path, datasets):
     """Run TAO's console entrypoint; ``switch`` None leaves TAO_SPARSE4D_FIX unset."""
 
-    def run(data="empty", switch="1", overrides=(), spec_values=None, num_gpus=1, steps=2):
+    def run(data="empty", switch="1", overrides=(), spec_values=None, num_gpus=1, steps=2, extra_env=None):
         results = tmp_path / f"results-{len(list(tmp_path.iterdir()))}"
         spec = tiny.write_spec(tmp_path / f"{results.name}.yaml", datasets[data], results, num_gpus=num_gpus, steps=steps)
         if spec_values:
@@ -71,6 +71,10 @@ def train(tmp_path, datasets):
         env.pop("TAO_SPARSE4D_FIX", None)
         if switch is not None:
             env["TAO_SPARSE4D_FIX"] = switch
+        extra_env = dict(extra_env or {})
+        if "PYTHONPATH_APPEND" in extra_env:
+            env["PYTHONPATH"] += os.pathsep + extra_env.pop("PYTHONPATH_APPEND")
+        env.update(extra_env)
         completed = subprocess.run(
             ["sparse4d", "train", "-e", str(spec), *overrides], env=env, cwd=tmp_path,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,

@@ -1,7 +1,9 @@
 """TAO's own training entrypoint, unchanged, with and without the plugin."""
+import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import KEY, TAO, testenv
 
@@ -85,3 +87,23 @@ def test_checkpoints_move_between_patched_and_stock(train, tmp_path):
                                 env=env, capture_output=True, text=True, timeout=600)
         assert loaded.returncode == 0, loaded.stderr[-3000:]
         assert loaded.stdout.strip().endswith(expected), loaded.stdout
+
+
+def test_two_process_ddp_run_patches_both_ranks(train, tmp_path):
+    """train.num_gpus: 2 becomes Lightning DDP on the CPU (gloo); each worker is a
+    fresh interpreter that must load the fix from the .pth by itself."""
+    probe_dir = tmp_path / "probe"
+    probe_dir.mkdir()
+    run = train(switch="1", num_gpus=2, steps=2, extra_env={
+        "TAO_CPU_TESTONLY_PROBE": "rank_probe", "RANK_PROBE_DIR": str(probe_dir),
+        "PYTHONPATH_APPEND": str(Path(__file__).parent),
+    })
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.output.count("tao-sparse4d-fix 0.1.0 on nvidia-tao-pytorch") == 1  # rank 0 only
+    rows = {rank: [json.loads(line) for line in (probe_dir / f"rank{rank}.jsonl").read_text().splitlines()]
+            for rank in (0, 1)}
+    assert len({row["pid"] for rank in rows for row in rows[rank]}) == 2  # two processes
+    for rank, calls in rows.items():
+        assert calls and all(call["focal_loss_patched"] for call in calls), rank
+        # every frame is empty: only a supervised background gives a non-zero loss
+        assert all(value > 0 for call in calls for value in call["loss_cls"].values()), rank

@@ -1,0 +1,34 @@
+"""TEST-ONLY probe loaded in every interpreter of a run (harness sitecustomize,
+``TAO_CPU_TESTONLY_PROBE=rank_probe``): each process appends what its own
+criterion computed, so a DDP test can show every rank's behaviour, not just
+rank 0's TensorBoard."""
+import json
+import os
+
+import wrapt
+
+OUT = os.environ.get("RANK_PROBE_DIR")
+
+
+def _record(wrapped, instance, args, kwargs):
+    output = wrapped(*args, **kwargs)
+    import torch.distributed as dist
+
+    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else int(os.environ.get("LOCAL_RANK", 0))
+    row = {
+        "rank": rank,
+        "pid": os.getpid(),
+        "focal_loss_patched": hasattr(type(instance.loss_cls).forward, "__wrapped__"),
+        "loss_cls": {k: float(v) for k, v in output.items() if k.startswith("loss_cls")},
+    }
+    with open(os.path.join(OUT, f"rank{rank}.jsonl"), "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    return output
+
+
+def _on_criterion(module):
+    wrapt.wrap_function_wrapper(module, "SetCriterion.forward", _record)
+
+
+if OUT:
+    wrapt.register_post_import_hook(_on_criterion, "nvidia_tao_pytorch.cv.sparse4d.model.criterion")
