@@ -41,7 +41,9 @@ PYTHON = os.environ.get("TAO_SPARSE4D_FIX_PYTHON") or (sys.executable if sys.ver
 ALL_TAO = ["6.25.7.0.2", "6.25.9", "6.25.10", "6.25.11", "6.26.3", "7.0.0", "7.0.1", "7.1.0", "7.2.0", "7.3.0"]
 DEFAULT_TAO = ["6.25.11", "7.2.0", "7.3.0"]
 # nvidia-tao-core release installed next to each nvidia-tao-pytorch release (same number unless listed).
-CORE_VERSION = {"6.25.7.0.2": "6.25.7"}
+# 7.x imports it only for telemetry/microservices (guarded from 7.1.0 on); core 7.0.0 has no
+# telemetry package, which pytorch 7.0.0's entrypoint imports unguarded, so it gets 7.0.1.
+CORE_VERSION = {"6.25.7.0.2": "6.25.7", "7.0.0": "7.0.1"}
 
 # Set in every harness run: no network calls, no validation (its evaluation needs
 # the real spatialai_data_utils), quiet wandb.
@@ -135,16 +137,17 @@ def ensure_tao(version):
 
 
 def _plugin_sources():
-    names = ["setup.cfg", "setup.py", "pyproject.toml", "MANIFEST.in", "tao_sparse4d_fix.pth"]
-    files = [REPO / n for n in names if (REPO / n).is_file()]
-    files += sorted(p for p in (REPO / PLUGIN_PACKAGE).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    """The repo root's files (packaging, the .pth, README, ...) and the package's files."""
+    files = sorted(p for p in REPO.iterdir() if p.is_file() and not p.name.startswith("."))
+    files += sorted(p for p in (REPO / PLUGIN_PACKAGE).rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
     return files
 
 
 def ensure_plugin():
     """pip-install the repo into the venv, non-editably, when its package source changed.
 
-    Built from a copy of the packaging files and the package, so the build leaves
+    Built from a copy of the root files and the package, so the build leaves
     nothing (build/, *.egg-info) in the work tree.
     """
     if not any((REPO / n).is_file() for n in ("setup.cfg", "setup.py", "pyproject.toml")):
@@ -159,9 +162,6 @@ def ensure_plugin():
             dest = Path(tmp) / f.relative_to(REPO)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest)
-        for doc in ("README.md", "LICENSE"):  # packaging metadata may read them
-            if (REPO / doc).is_file():
-                shutil.copy2(REPO / doc, Path(tmp) / doc)
         _run([venv_dir() / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
               "--no-build-isolation", "--force-reinstall", tmp])
     stamp.write_text(key)
