@@ -44,9 +44,11 @@ MODE_KEY = "model.head.loss.cls.background_supervision"
 MODES = ["original", "corrected", "unmatched_only"]
 RESCUE = "rescue"
 
-# Sizes. FULL: about 30 min on 2 CPU cores (1.3 s/step measured unloaded);
-# QUICK: a smoke run of the whole pipeline (a few minutes, dominated by process start-up).
-FULL = dict(steps=300, rescue_steps=45, train_scenes=16, train_frames=16, test_scenes=6, test_frames=10,
+# Sizes. FULL: about 30 min on 2 idle CPU cores (1.3-2 s/step), longer on a shared machine;
+# QUICK: a smoke run of the whole pipeline (3-5 min, dominated by the start-up of 4+1 TAO processes).
+# TAO trains one epoch whose length is capped at the number of training frames (its sampler's
+# __len__), so steps must not exceed train_scenes * train_frames (checked below).
+FULL = dict(steps=256, rescue_steps=45, train_scenes=16, train_frames=16, test_scenes=6, test_frames=10,
             anchors=128, objects=(3, 6), width=128, height=64, cameras=2)
 QUICK = dict(steps=3, rescue_steps=2, train_scenes=2, train_frames=6, test_scenes=2, test_frames=3,
              anchors=128, objects=(3, 6), width=128, height=64, cameras=2)
@@ -124,7 +126,7 @@ def train(work, arm, mode, steps, data, cfg, pretrained=None):
     log(f"train {arm}: done in {wall:.0f} s")
     return {"arm": arm, "mode": mode, "steps": steps, "results": str(results), "wall_s": wall,
             "command": "sparse4d train -e spec.yaml " + " ".join(o.replace(str(work), "<work>") for o in overrides),
-            "from_checkpoint": arm if not pretrained else "original"}
+            "from_checkpoint": "original" if pretrained else None}
 
 
 def machine_info():
@@ -157,6 +159,10 @@ def main(argv=None):
         cfg["steps"] = a.steps
     if a.rescue_steps:
         cfg["rescue_steps"] = a.rescue_steps
+    frames = cfg["train_scenes"] * cfg["train_frames"]
+    if max(cfg["steps"], cfg["rescue_steps"]) > frames:
+        raise SystemExit(f"{max(cfg['steps'], cfg['rescue_steps'])} steps > {frames} training frames: "
+                         "TAO would stop the epoch at the number of frames")
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(a.workdir).resolve() if a.workdir else Path(

@@ -276,7 +276,7 @@ def value(res, key):
 def table(arms, results, info):
     by_arm = {r["arm"]: r for r in info["arms"]}
     head = "| metric | " + " | ".join(
-        f"{ARM_TITLES[a]}<br>{by_arm[a]['steps']} steps" + (" from original" if a == "rescue" else "") for a in arms) + " |"
+        f"{ARM_TITLES[a]}<br>{results[a]['steps_run']} steps" + (" from original" if a == "rescue" else "") for a in arms) + " |"
     lines = [head, "|---" + "|---:" * len(arms) + "|"]
     for label, key, fmt in ROWS:
         lines.append(f"| {label} | " + " | ".join(fmt.format(value(results[a], key)) for a in arms) + " |")
@@ -348,8 +348,13 @@ def report(out, arms, results, info, figs):
         f"- Wall time: {fmt_s(info['total_wall_s'])} in all (training {fmt_s(info['train_wall_s'])}, "
         f"inference {fmt_s(info['inference_wall_s'])}).",
         "- Per arm: " + "; ".join(
-            f"{a} {by_arm[a]['steps']} steps in {fmt_s(by_arm[a]['wall_s'])}"
+            f"{a} {results[a]['steps_run']} steps in {fmt_s(by_arm[a]['wall_s'])}"
             + (f" ({step_times[a]:.2f} s/step)" if step_times[a] else "") for a in arms) + ".",
+    ] + ([
+        "- Steps: asked for " + ", ".join(f"{a} {by_arm[a]['steps']}" for a in arms) + "; TAO ran "
+        + ", ".join(f"{a} {results[a]['steps_run']}" for a in arms) + " (TAO's epoch length is capped at the number "
+        "of training frames and the spec trains one epoch)."
+    ] if any(results[a]["steps_run"] != by_arm[a]["steps"] for a in arms) else []) + [
         f"- Data (harness/synthetic_data.py): training {cfg['train_scenes']} scenes × {cfg['train_frames']} frames "
         f"(seed {info['seeds']['train_data']}), held-out {cfg['test_scenes']} scenes × {cfg['test_frames']} frames "
         f"(seed {info['seeds']['heldout_data']}); {cfg['cameras']} cameras at {cfg['height']}×{cfg['width']}; "
@@ -414,6 +419,8 @@ def main(argv=None):
         res = arm_metrics(data)
         res["ap"], res["_curves"] = nuscenes_ap(data)
         walls = scalars[arm].get("_wall_time_loss", [])
+        # steps TAO actually ran (its epoch is capped at the training set's length, so it can be fewer than asked)
+        res["steps_run"] = max((st for st, _ in scalars[arm].get("loss", [])), default=-1) + 1
         res["s_per_step"] = (walls[-1][1] - walls[0][1]) / (walls[-1][0] - walls[0][0]) if len(walls) > 1 and walls[-1][0] > walls[0][0] else None
         results[arm] = res
     info["total_wall_s"] = info.get("total_wall_s_before_report", 0.0)
