@@ -41,7 +41,8 @@ PYTHON = os.environ.get("TAO_SPARSE4D_FIX_PYTHON") or (sys.executable if sys.ver
 ALL_TAO = ["6.25.7.0.2", "6.25.9", "6.25.10", "6.25.11", "6.26.3", "7.0.0", "7.0.1", "7.1.0", "7.2.0", "7.3.0"]
 DEFAULT_TAO = ["6.25.11", "7.2.0", "7.3.0"]
 # nvidia-tao-core release installed next to each nvidia-tao-pytorch release (same number unless listed).
-# 7.x imports it only for telemetry/microservices (guarded from 7.1.0 on); core 7.0.0 has no
+# 7.2.0+ import without it (telemetry/microservices imports are guarded), 7.0.x and 7.1.0 do not;
+# installed for every release, as in the container. Core 7.0.0 has no
 # telemetry package, which pytorch 7.0.0's entrypoint imports unguarded, so it gets 7.0.1.
 CORE_VERSION = {"6.25.7.0.2": "6.25.7", "7.0.0": "7.0.1"}
 
