@@ -15,6 +15,7 @@ From Python: ``backbone_checkpoint()``, ``write_spec(...)``, ``run_train(...)``.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,10 +34,10 @@ def backbone_checkpoint(tao_version=testenv.DEFAULT_TAO[0]):
     path = testenv.cache_root() / "artifacts" / BACKBONE_NAME
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # concurrent callers each write their own
         subprocess.run([str(testenv.venv_dir() / "bin" / "python"), __file__, "_calibrate", str(tmp)],
                        check=True, env=testenv.tao_env(tao_version))
-        tmp.rename(path)
+        os.replace(tmp, path)
     return path
 
 
