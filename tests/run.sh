@@ -7,8 +7,9 @@
 #
 # Builds (or reuses) the cached CPU environment with the real TAO wheels from
 # the registry, installs the plugin non-editably, then runs: the start-up tests
-# under Python 3.11 and 3.12, the unit tests against each TAO release, and the
-# end-to-end tests through TAO's own `sparse4d train` entrypoint (6.25.11).
+# under Python 3.11 and 3.12, the unit and harness tests against each TAO
+# release, the end-to-end tests through TAO's own `sparse4d train` entrypoint
+# (6.25.11), and the evidence benchmark's --quick mode (report shape only).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -34,8 +35,8 @@ for version in $versions; do
     python3 harness/testenv.py run --tao "$version" -- python -m pytest -q -p no:cacheprovider tests/unit tests/harness
 done
 if [ -z "${TAO_SPARSE4D_FIX_SKIP_E2E:-}" ]; then
-  step "end-to-end tests, TAO 6.25.11" \
-    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -p no:cacheprovider -m e2e tests/e2e
+  step "end-to-end tests and the evidence benchmark's quick mode, TAO 6.25.11" \
+    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -p no:cacheprovider -m e2e tests/e2e tests/bench
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
