@@ -150,7 +150,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="smoke run: a few steps, tiny data (numbers meaningless)")
     p.add_argument("--out", default=str(REPO / "docs" / "evidence"), help="report.md, results.json, figures")
     p.add_argument("--workdir", help="data, specs, logs, checkpoints (default: a fresh dir under /tmp)")
-    p.add_argument("--keep", action="store_true", help="keep the ~0.9 GB checkpoints of each arm")
+    p.add_argument("--keep", action="store_true", help="keep the checkpoints of each arm (~0.9 GB each)")
     p.add_argument("--steps", type=int, help="override the training steps per arm")
     p.add_argument("--rescue-steps", type=int, help="override the rescue arm's steps")
     a = p.parse_args(argv)
@@ -201,9 +201,9 @@ def main(argv=None):
     subprocess.run([str(py_metrics), str(BENCH / "evidence_report.py"), "--infer", str(work / "infer"),
                     "--info", str(work / "run_info.json"), "--out", str(out)], check=True, env=clean_env())
     if not a.keep:
-        for r in arms:
-            ckpt = Path(r["results"]) / "train" / "sparse4d_model_latest.pth"
-            ckpt.unlink(missing_ok=True)
+        for r in arms:  # sparse4d_model_latest.pth and TAO's per-step model_epoch_*_step_*.pth, ~0.9 GB each
+            for ckpt in Path(r["results"]).rglob("*.pth"):
+                ckpt.unlink()
     log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")
     return 0
 

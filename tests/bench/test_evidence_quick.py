@@ -126,4 +126,4 @@ def test_each_arm_ran_tao_with_its_mode(quick_run):
 
 def test_checkpoints_removed_unless_kept(quick_run):
     _, work = quick_run
-    assert not list(work.rglob("sparse4d_model_latest.pth"))
+    assert not list(work.rglob("*.pth"))
