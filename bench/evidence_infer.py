@@ -20,8 +20,6 @@ the TensorBoard scalars of each arm's training (harness/read_logs.py).
 """
 import argparse
 import json
-import os
-import pickle
 import sys
 import time
 from pathlib import Path

@@ -291,7 +291,6 @@ def value(res, key):
 
 
 def table(arms, results, info):
-    by_arm = {r["arm"]: r for r in info["arms"]}
     head = "| metric | " + " | ".join(
         f"{ARM_TITLES[a]}<br>{results[a]['steps_run']} steps" + (" from original" if a == "rescue" else "") for a in arms) + " |"
     lines = [head, "|---" + "|---:" * len(arms) + "|"]

@@ -63,3 +63,22 @@ def stock():
     """Stock TAO: the plugin's patches undone for the duration of one test."""
     tao_sparse4d_fix.uninstall()
     yield
+
+
+@pytest.fixture
+def focal_loss():
+    """TAO's FocalLoss class with the plugin installed (undone after the test)."""
+    tao_sparse4d_fix.install()
+    try:
+        yield importlib.import_module(CRITERION).FocalLoss
+    finally:
+        tao_sparse4d_fix.uninstall()
+
+
+@pytest.fixture
+def stock_focal_loss():
+    """TAO's FocalLoss class with every plugin patch undone."""
+    tao_sparse4d_fix.uninstall()
+    module = importlib.import_module(CRITERION)
+    assert not hasattr(module.FocalLoss.__dict__["forward"], "__wrapped__")
+    yield module.FocalLoss

@@ -8,15 +8,12 @@ indexing (``index`` / ``index_put`` with a bool or uint8 index, which TAO's
 stock loss uses to drop rows). It sees the operators themselves, so it works on
 the CPU: no GPU is needed to tell a loss that would stall one.
 """
-import importlib
 
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import tao_sparse4d_fix
 
-CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 NUM_CLASSES = 10
 
 # Operators whose output size or value the host must read back from the device.
@@ -52,21 +49,6 @@ class SyncProbe(TorchDispatchMode):
                 self.syncs.append(f"{func} with a boolean mask")
         return func(*args, **kwargs)
 
-
-@pytest.fixture
-def focal_loss():
-    """TAO's FocalLoss class with the plugin installed (undone after the test)."""
-    tao_sparse4d_fix.install()
-    try:
-        yield importlib.import_module(CRITERION).FocalLoss
-    finally:
-        tao_sparse4d_fix.uninstall()
-
-
-@pytest.fixture
-def stock_focal_loss():
-    tao_sparse4d_fix.uninstall()
-    yield importlib.import_module(CRITERION).FocalLoss
 
 
 def real_step_calls(batch=6, queries=900, dn_groups=5, max_gt=32, seed=0):

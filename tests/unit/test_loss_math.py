@@ -21,24 +21,6 @@ ALPHA, GAMMA, LOSS_WEIGHT = 0.25, 2.0, 2.0  # TAO's defaults for Sparse4D
 PATCHED_MODES = ("corrected", "unmatched_only")
 
 
-@pytest.fixture
-def focal_loss():
-    """TAO's FocalLoss class with the plugin installed (undone after the test)."""
-    tao_sparse4d_fix.install()
-    try:
-        yield importlib.import_module(CRITERION).FocalLoss
-    finally:
-        tao_sparse4d_fix.uninstall()
-
-
-@pytest.fixture
-def stock_focal_loss():
-    """TAO's FocalLoss class with every plugin patch undone."""
-    tao_sparse4d_fix.uninstall()
-    module = importlib.import_module(CRITERION)
-    assert not hasattr(module.FocalLoss.__dict__["forward"], "__wrapped__")
-    yield module.FocalLoss
-
 
 def make_loss(cls, mode=None, reduction="mean"):
     loss = cls(gamma=GAMMA, alpha=ALPHA, reduction=reduction, loss_weight=LOSS_WEIGHT)

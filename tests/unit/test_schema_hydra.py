@@ -6,9 +6,7 @@ with the inherited environment, so the plugin loads from its .pth (or not).
 import os
 import subprocess
 import sys
-import textwrap
 
-import pytest
 
 from conftest import schema_module_name
 

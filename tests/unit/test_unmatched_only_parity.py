@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import tao_sparse4d_fix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
 import testenv  # noqa: E402
