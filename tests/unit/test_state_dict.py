@@ -14,7 +14,8 @@ from nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_pl_model import Sparse4DPlMod
 cfg = OmegaConf.structured(ExperimentConfig)
 cfg.model.use_grid_mask = False
 model = Sparse4DPlModel(cfg)
-patched = hasattr(model.criterion.loss_cls, "background_supervision")
+import nvidia_tao_pytorch.cv.sparse4d.model.criterion as criterion  # 7.3.0 builds model.criterion lazily
+patched = hasattr(criterion.FocalLoss.forward, "__wrapped__")
 shapes = {{key: list(value.shape) for key, value in model.state_dict().items()}}
 print(json.dumps({{"patched": patched, "shapes": shapes}}))
 """
