@@ -320,8 +320,8 @@ def report(args, base, info, wall, cpu, mods, load_before, load_after, elapsed):
         add(f"- {key}: {value}")
     add("")
     add("Notes: a and b/c are two venvs of the same base interpreter with the same wrapt, so they differ only by "
-        "the plugin's .pth and package. In a venv CPython's site.py processes every .pth file twice, so c pays "
-        "for the plugin's .pth line twice (the second activate() finds the sentinel and returns).")
+        "the plugin's .pth and package. In a venv CPython's site.py processes every .pth file twice; the "
+        "plugin's line evaluates its condition both times but activates once (a flag on sys).")
     return "\n".join(lines) + "\n", all(verdicts)
 
 
