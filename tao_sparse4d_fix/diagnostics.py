@@ -11,6 +11,7 @@ import os
 from tao_sparse4d_fix import modes
 
 ENV_VAR = "TAO_SPARSE4D_FIX_DIAGNOSTICS"
+DEFAULT_SCORE_THRESHOLD = 0.05  # TAO's model.head.decoder.score_threshold default
 PREFIX = "bgsup/"
 KEYS = tuple(
     PREFIX + name

@@ -8,15 +8,6 @@ from tao_sparse4d_fix import diagnostics, modes
 from tao_sparse4d_fix.patches import focal_loss
 from tao_sparse4d_fix.patches._base import MethodPatch
 
-DEFAULT_SCORE_THRESHOLD = 0.05  # TAO's model.head.decoder.score_threshold default
-
-
-def _score_threshold(criterion):
-    try:
-        return float(criterion.tao_sparse4d_fix_score_threshold)
-    except (AttributeError, TypeError, ValueError):
-        return DEFAULT_SCORE_THRESHOLD
-
 
 def forward(wrapped, instance, args, kwargs):
     if not diagnostics.enabled():
@@ -38,7 +29,7 @@ def forward(wrapped, instance, args, kwargs):
                 logits,
                 target,
                 batch_size=batch_size,
-                score_threshold=_score_threshold(instance),
+                score_threshold=instance.tao_sparse4d_fix_score_threshold,
                 mode=mode,
                 stock_supervises_unmatched=focal_loss.stock_supervises_unmatched(type(instance.loss_cls)),
             )

@@ -27,16 +27,15 @@ def stock_supervises_unmatched(focal_loss_class):
 
 
 def forward(wrapped, instance, args, kwargs):
+    pred, target, weight, avg_factor = _arguments(*args, **kwargs)
     recorder = getattr(instance, RECORDER_ATTRIBUTE, None)
     if recorder is not None:
-        pred, target = _arguments(*args, **kwargs)[:2]
         recorder.append((pred.detach(), target))
     mode = getattr(instance, MODE_ATTRIBUTE, modes.DEFAULT)
     if mode == modes.ORIGINAL:
         return wrapped(*args, **kwargs)
     from tao_sparse4d_fix.losses import sigmoid_focal_loss
 
-    pred, target, weight, avg_factor = _arguments(*args, **kwargs)
     loss = sigmoid_focal_loss(
         pred,
         target,

@@ -4,17 +4,18 @@ After TAO builds its criterion, read ``model.head.loss.cls.background_supervisio
 and hand the mode to the criterion's ``FocalLoss``. An invalid value raises here,
 while the model is being built, so the run stops before its first step.
 """
-from tao_sparse4d_fix import modes, report
+from tao_sparse4d_fix import diagnostics, modes, report
 from tao_sparse4d_fix.patches._base import MethodPatch
 from tao_sparse4d_fix.patches.focal_loss import MODE_ATTRIBUTE
 
 
 def _decoder_score_threshold(args, kwargs):
+    """The inference threshold the diagnostics count against (TAO's default if unset)."""
     model_config = args[0] if args else kwargs["model_config"]
     try:
-        return model_config["head"]["decoder"]["score_threshold"]
-    except (KeyError, TypeError):
-        return None
+        return float(model_config["head"]["decoder"]["score_threshold"])
+    except (KeyError, TypeError, ValueError):
+        return diagnostics.DEFAULT_SCORE_THRESHOLD
 
 
 def init(wrapped, instance, args, kwargs):
