@@ -79,6 +79,7 @@ def run_arm(name, results_dir, heldout, out_dir):
             centres = outs["prediction"][-1][0][:, :3]
             frames.append({
                 "token": info["token"], "scene": info["scene_name"], "frame_idx": int(info["frame_idx"]),
+                "timestamp": float(info["timestamp"]),
                 "det_boxes": det["boxes_3d"][:, :7].tolist(),
                 "det_scores": det["scores_3d"].tolist(),
                 "det_cls_scores": det["cls_scores"].tolist() if "cls_scores" in det else det["scores_3d"].tolist(),
@@ -94,7 +95,8 @@ def run_arm(name, results_dir, heldout, out_dir):
     (Path(out_dir) / f"infer_{name}.json").write_text(json.dumps({
         "arm": name, "score_threshold": threshold, "classes": list(cfg.dataset.classes),
         "num_anchor": bank.num_anchor, "num_temp_instances": bank.num_temp_instances,
-        "num_output": model.head.decoder.num_output, "frames": frames,
+        "num_output": model.head.decoder.num_output, "tracking_threshold": dm.test_dataset.tracking_threshold,
+        "frames": frames,
     }))
 
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""Metrics, table and figures of bench/evidence.py: runs in the metrics venv (bench/requirements.txt).
+"""Metrics, validity labels, table and figures of bench/evidence.py (runs in the metrics venv).
 
-Reads what bench/evidence_infer.py wrote (per-frame detections, query scores, ground
-truth, training scalars) and writes ``report.md``, ``results.json`` and PNG figures.
-AP uses nuscenes-devkit's own ``accumulate`` and ``calc_ap`` on ``EvalBoxes`` of
-``DetectionBox`` objects built from the detections (no nuScenes dataset involved).
+Reads what bench/evidence.py left for each repeat (the per-frame detections of
+bench/evidence_infer.py, the loss-call records of bench/evidence_probe.py, TAO's
+TensorBoard scalars) and writes ``report.md``, ``results.json`` and PNG figures.
 
-    python bench/evidence_report.py --infer DIR --info run_info.json --out docs/evidence
+Every arm of every repeat is first checked against the constant-score floor of its
+own classification loss (bench/evidence_floor.py). A comparison between two arms of a
+repeat counts only when both left their floor; otherwise it is printed as
+*inconclusive*, never as an effect or the absence of one. AP uses nuscenes-devkit's
+own ``accumulate`` and ``calc_ap``.
+
+    python bench/evidence_report.py --info WORK/run_info.json --out docs/evidence
 """
 import argparse
 import json
@@ -15,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+import evidence_floor
+
 ARMS = ["original", "corrected", "unmatched_only", "rescue"]
 ARM_TITLES = {
     "original": "original (stock TAO)",
@@ -22,11 +29,36 @@ ARM_TITLES = {
     "unmatched_only": "unmatched_only (TAO 7.3.0)",
     "rescue": "rescue (original → corrected)",
 }
+ARM_MODES = {"original": "original", "corrected": "corrected", "unmatched_only": "unmatched_only", "rescue": "corrected"}
 COLORS = {"original": "tab:red", "corrected": "tab:green", "unmatched_only": "tab:orange", "rescue": "tab:blue"}
 AP_DISTS = [0.5, 1.0, 2.0, 4.0]
 MATCH_DIST = 2.0  # metres, centre distance in the ground plane (nuScenes' center_distance)
+THRESHOLDS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+MATCHED_RECALL_CAP = 0.8
 # nuScenes' DetectionBox only accepts its own class names: a label mapping, nothing else.
 NUSC_NAME = {"person": "pedestrian", "nova_carter": "car"}
+
+# (label, key, format, which direction is better for the fix: -1 lower, +1 higher, 0 no direction)
+ROWS = [
+    ("ground-truth boxes / frame", "gt_per_frame", "{:.2f}", 0),
+    ("detections / frame (score ≥ 0.05, the decoder's threshold)", "detections_per_frame", "{:.1f}", -1),
+    ("… farther than 2 m from every object", "far_detections_per_frame", "{:.1f}", -1),
+    ("false positives / frame (2 m)", "fp_per_frame", "{:.1f}", -1),
+    ("precision (2 m)", "precision_2m", "{:.3f}", +1),
+    ("recall (2 m)", "recall_2m", "{:.3f}", +1),
+    ("false positives / frame at matched recall", "fp_per_frame_at_matched_recall", "{:.1f}", -1),
+    ("… the matched recall", "matched_recall", "{:.2f}", 0),
+    ("detections below tracking_threshold 0.2 (no track ID) / frame", "untracked_per_frame", "{:.1f}", -1),
+    ("tracked detections (score ≥ 0.2) / frame", "tracked_per_frame", "{:.1f}", 0),
+    ("new track IDs / frame (after a scene's first frame)", "new_ids_per_frame", "{:.1f}", -1),
+    ("ID switches / matched ground-truth box", "id_switches_per_matched_gt", "{:.3f}", -1),
+    ("mAP, mean of 0.5/1/2/4 m (nuscenes-devkit)", "map_mean", "{:.3f}", +1),
+    ("AP @ 2 m, class-agnostic (nuscenes-devkit)", "ap_agnostic_2m", "{:.3f}", +1),
+    ("far queries: median score", "far_query_score_median", "{:.3f}", -1),
+    ("query-score spread within a frame (max − min)", "query_score_spread", "{:.3f}", 0),
+    ("last layer's loss_cls / its constant-score floor (last 20 % of steps)", "floor_ratio", "{:.2f}", 0),
+]
+COMPARED = ["corrected", "unmatched_only", "rescue"]
 
 
 def xy_dist(a, b):
@@ -56,75 +88,90 @@ def greedy_match(det_boxes, det_scores, gt_boxes, dist_th=MATCH_DIST):
     return match
 
 
-def arm_metrics(data):
-    frames = data["frames"]
-    thr = data["score_threshold"]
-    n = len(frames)
-    det_total = gt_total = tp = 0
-    far_dets = near_dets = 0
-    new_far = new_near = new_frames = new_first = 0
-    switches = matched_gt_frames = 0
-    far_scores, near_scores, spreads, seen, last_pred_for_gt, scene = [], [], [], set(), {}, None
+def at_threshold(frames, threshold):
+    """Detections, true positives and ground truth summed over frames, keeping class scores ≥ threshold."""
+    dets = tp = gts = 0
     for f in frames:
-        if f["scene"] != scene:
-            scene, seen, last_pred_for_gt, first = f["scene"], set(), {}, True
-        else:
-            first = False
+        keep = np.asarray(f["det_cls_scores"], float) >= threshold
+        boxes = np.asarray(f["det_boxes"], float).reshape(-1, 7)[keep]
+        scores = np.asarray(f["det_scores"], float)[keep]
+        dets += int(keep.sum())
+        gts += len(f["gt_boxes"])
+        tp += int((greedy_match(boxes, scores, f["gt_boxes"]) >= 0).sum())
+    n = max(len(frames), 1)
+    return {"threshold": threshold, "detections_per_frame": dets / n, "fp_per_frame": (dets - tp) / n,
+            "recall": tp / gts if gts else 0.0, "precision": tp / dets if dets else 0.0}
+
+
+def threshold_curve(frames, thresholds=THRESHOLDS):
+    return [at_threshold(frames, t) for t in thresholds]
+
+
+def fp_at_recall(frames, recall):
+    """False positives per frame at the highest class-score threshold whose recall still reaches ``recall``."""
+    scores = np.unique(np.concatenate([np.asarray(f["det_cls_scores"], float) for f in frames] or [np.zeros(0)]))
+    for t in np.quantile(scores, np.linspace(1, 0, 101)) if scores.size else []:
+        point = at_threshold(frames, t)
+        if point["recall"] >= recall - 1e-9:
+            return point["fp_per_frame"]
+    return None
+
+
+def arm_metrics(data):
+    """Detection and tracking metrics of one arm on the held-out frames (TAO's decoder output)."""
+    frames = data["frames"]
+    thr, track_thr = data["score_threshold"], data.get("tracking_threshold", 0.2)
+    n = len(frames)
+    det_total = gt_total = tp = far_dets = untracked = 0
+    new_ids = new_frames = switches = matched_gt = 0
+    far_scores, spreads, seen, last_id_of_gt, scene = [], [], set(), {}, None
+    for f in frames:
+        first = f["scene"] != scene
+        if first:
+            scene, seen, last_id_of_gt = f["scene"], set(), {}
         dets, gts = f["det_boxes"], f["gt_boxes"]
         det_total += len(dets)
         gt_total += len(gts)
+        untracked += int((np.asarray(f["det_cls_scores"], float) < track_thr).sum())
         m = greedy_match(dets, f["det_scores"], gts)
         tp += int((m >= 0).sum())
         dmin = xy_dist(dets, gts).min(axis=1) if len(gts) else np.full(len(dets), np.inf)
-        far = dmin > MATCH_DIST
-        far_dets += int(far.sum())
-        near_dets += int((~far).sum())
+        far_dets += int((dmin > MATCH_DIST).sum())
         ids = f["det_ids"]
-        is_new = np.array([i not in seen for i in ids], bool)
-        if first:
-            new_first += int(is_new.sum())
-        else:
+        if not first:
             new_frames += 1
-            new_far += int((is_new & far).sum())
-            new_near += int((is_new & ~far).sum())
+            new_ids += sum(i not in seen for i in ids)
         seen.update(ids)
-        for di, gi in enumerate(m):  # ID switches: a ground-truth track matched to a different ID than last time
+        for di, gi in enumerate(m):  # ID switch: a ground-truth track matched to another ID than at its last match
             if gi < 0:
                 continue
             gid, pid = f["gt_ids"][gi], ids[di]
-            matched_gt_frames += 1
-            if gid in last_pred_for_gt and last_pred_for_gt[gid] != pid:
+            matched_gt += 1
+            if gid in last_id_of_gt and last_id_of_gt[gid] != pid:
                 switches += 1
-            last_pred_for_gt[gid] = pid
+            last_id_of_gt[gid] = pid
         qd = xy_dist(f["query_centres"], gts).min(axis=1) if len(gts) else np.full(len(f["query_scores"]), np.inf)
         far_scores += [s for s, dd in zip(f["query_scores"], qd) if dd > MATCH_DIST]
-        near_scores += [s for s, dd in zip(f["query_scores"], qd) if dd <= MATCH_DIST]
         spreads.append(max(f["query_scores"]) - min(f["query_scores"]))
     far_scores = np.asarray(far_scores, float)
-    nf = max(new_frames, 1)
     return {
         "frames": n,
         "gt_per_frame": gt_total / n,
-        "det_per_frame": det_total / n,
-        "tp_per_frame": tp / n,
+        "detections_per_frame": det_total / n,
         "fp_per_frame": (det_total - tp) / n,
         "precision_2m": tp / det_total if det_total else 0.0,
         "recall_2m": tp / gt_total if gt_total else 0.0,
-        "far_det_per_frame": far_dets / n,
-        "near_det_per_frame": near_dets / n,
-        "new_ids_per_frame": (new_far + new_near) / nf,
-        "new_ids_far_per_frame": new_far / nf,
-        "new_ids_near_per_frame": new_near / nf,
-        "new_ids_first_frame": new_first / max(len({f["scene"] for f in frames}), 1),
+        "far_detections_per_frame": far_dets / n,
+        "untracked_per_frame": untracked / n,
+        "tracked_per_frame": (det_total - untracked) / n,
+        "new_ids_per_frame": new_ids / max(new_frames, 1),
         "id_switches": switches,
-        "id_switches_per_100_matches": 100.0 * switches / max(matched_gt_frames, 1),
+        "id_switches_per_matched_gt": switches / max(matched_gt, 1),
         "far_query_count": int(far_scores.size),
-        "far_query_score_mean": float(far_scores.mean()) if far_scores.size else 0.0,
         "far_query_score_median": float(np.median(far_scores)) if far_scores.size else 0.0,
-        "far_query_score_p95": float(np.percentile(far_scores, 95)) if far_scores.size else 0.0,
         "far_query_frac_above_thr": float((far_scores >= thr).mean()) if far_scores.size else 0.0,
-        "near_query_score_mean": float(np.mean(near_scores)) if near_scores else 0.0,
         "query_score_spread": float(np.mean(spreads)),
+        "threshold_curve": threshold_curve(frames),
         "_far_scores": far_scores.tolist(),
     }
 
@@ -154,284 +201,318 @@ def nuscenes_ap(data, agnostic=False):
         pred.add_boxes(f["token"], [box(f["token"], b, name_of(classes[l]), s)
                                     for b, l, s in zip(f["det_boxes"], f["det_labels"], f["det_scores"])])
     present = sorted({name_of(n) for f in data["frames"] for n in f["gt_names"]})
-    ap, curves = {}, {}
+    ap = {}
     for dist in AP_DISTS:
-        per_class = {}
-        for name in present:
-            md = accumulate(gt, pred, name, center_distance, dist)
-            per_class[name] = float(calc_ap(md, 0.1, 0.1))  # nuScenes' min_recall / min_precision
-            if dist == MATCH_DIST:
-                curves[name] = {"recall": md.recall.tolist(), "precision": md.precision.tolist()}
-        ap[str(dist)] = {"mAP": float(np.mean(list(per_class.values()))) if per_class else 0.0, "per_class": per_class}
-    return ap, curves
+        per_class = {name: float(calc_ap(accumulate(gt, pred, name, center_distance, dist), 0.1, 0.1)) for name in present}
+        ap[str(dist)] = float(np.mean(list(per_class.values()))) if per_class else 0.0
+    return ap
+
+
+def read_probe(probe_dir):
+    """The probe's per-step records of one arm, in step order."""
+    steps = []
+    for path in sorted(Path(probe_dir).glob("probe_*.jsonl")):
+        steps += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(steps, key=lambda s: s["step"])
+
+
+def repeat_records(rep, layers, with_ap=True):
+    """{arm: record} for one repeat: metrics, AP, floor validity, matched-recall false positives."""
+    infer = Path(rep["infer"])
+    records, frames = {}, {}
+    for arm_run in rep["arms"]:
+        arm = arm_run["arm"]
+        data = json.loads((infer / f"infer_{arm}.json").read_text())
+        frames[arm] = data["frames"]
+        rec = arm_metrics(data)
+        if with_ap:
+            rec["ap"] = nuscenes_ap(data)
+            rec["map_mean"] = float(np.mean(list(rec["ap"].values())))
+            rec["ap_agnostic"] = nuscenes_ap(data, agnostic=True)
+            rec["ap_agnostic_2m"] = rec["ap_agnostic"][str(MATCH_DIST)]
+        steps = read_probe(arm_run["probe"])
+        rec["validity"] = evidence_floor.validity(steps, ARM_MODES[arm], layers)
+        rec["learned"] = rec["validity"]["learned"]
+        main = rec["validity"]["main"]
+        rec["floor_ratio"] = main["ratio_tail"] if main else float("nan")
+        rec["steps_run"] = len(steps)
+        rec["_floor_trace"] = [(call["loss"], evidence_floor.call_floor(call, ARM_MODES[arm]))
+                               for call in (s["calls"][layers - 1] for s in steps if len(s["calls"]) >= layers)]
+        rec["wall_s"] = arm_run["wall_s"]
+        records[arm] = rec
+    # one recall for every arm of the repeat: the lowest best recall of any arm, at most MATCHED_RECALL_CAP
+    matched = min([MATCHED_RECALL_CAP] + [r["threshold_curve"][0]["recall"] for r in records.values()])
+    for arm, rec in records.items():
+        rec["matched_recall"] = matched
+        fp = fp_at_recall(frames[arm], matched)
+        rec["fp_per_frame_at_matched_recall"] = float("nan") if fp is None else fp
+    return records
+
+
+def spread(values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return None
+    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values))}
+
+
+def compare(records_by_arm, arm, key, direction, baseline="original"):
+    """How ``arm`` compares with ``baseline`` on ``key`` over the repeats where both left their floor.
+
+    Returns {"better", "worse", "same", "inconclusive", "n"}: repeats in each class. A repeat where either
+    arm is still at its constant-score floor is inconclusive: its numbers say nothing either way.
+    """
+    out = {"better": 0, "worse": 0, "same": 0, "inconclusive": 0, "n": 0}
+    for base, other in zip(records_by_arm[baseline], records_by_arm[arm]):
+        out["n"] += 1
+        a, b = base.get(key), other.get(key)
+        if not (base["learned"] and other["learned"]) or a is None or b is None or math.isnan(a) or math.isnan(b):
+            out["inconclusive"] += 1
+        elif math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+            out["same"] += 1
+        elif (b - a) * direction > 0:
+            out["better"] += 1
+        else:
+            out["worse"] += 1
+    return out
+
+
+def verdict(counts):
+    """One phrase for a comparison; never an effect from inconclusive repeats."""
+    conclusive = counts["n"] - counts["inconclusive"]
+    if conclusive == 0:
+        return "inconclusive (an arm at its floor in every repeat)"
+    parts = [f"better in {counts['better']}/{conclusive}"]
+    if counts["worse"]:
+        parts.append(f"worse in {counts['worse']}/{conclusive}")
+    if counts["same"]:
+        parts.append(f"equal in {counts['same']}/{conclusive}")
+    text = ", ".join(parts) + " conclusive repeats"
+    if counts["inconclusive"]:
+        text += f"; {counts['inconclusive']} inconclusive"
+    return text
+
+
+def validity_label(record):
+    main = record["validity"]["main"]
+    if main is None:
+        return "no loss recorded"
+    if record["learned"]:
+        return f"learned ({main['ratio_tail']:.2f}× floor)"
+    return f"NOT BELOW ITS FLOOR ({main['ratio_tail']:.2f}× floor): has not learned to separate queries"
+
+
+def cell(summary, fmt):
+    if summary is None:
+        return "n/a"
+    if math.isclose(summary["min"], summary["max"], rel_tol=1e-12, abs_tol=1e-12):
+        return fmt.format(summary["mean"])
+    return f"{fmt.format(summary['mean'])} ({fmt.format(summary['min'])}–{fmt.format(summary['max'])})"
 
 
 def moving_average(y, k):
     y = np.asarray(y, float)
-    if len(y) < 2 * k:
+    if len(y) < 2 * k or k < 2:
         return y
     c = np.convolve(y, np.ones(k) / k, mode="valid")
     return np.concatenate([np.full(k - 1, np.nan), c])
 
 
-def figures(out, arms, results, scalars, info):
+def figures(out, arms, records):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    thr = 0.05
     written = []
-    # 1. score histograms of queries far (> 2 m) from every ground-truth box
+    # 1. false positives and recall over the class-score threshold; false positives against recall
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for arm in arms:
+        curves = [r["threshold_curve"] for r in records[arm]]
+        t = [p["threshold"] for p in curves[0]]
+        for ax, key in zip(axes[:2], ("fp_per_frame", "recall")):
+            y = np.array([[p[key] for p in c] for c in curves])
+            ax.plot(t, y.mean(0), color=COLORS[arm], lw=1.8, marker="o", ms=3, label=ARM_TITLES[arm])
+            ax.fill_between(t, y.min(0), y.max(0), color=COLORS[arm], alpha=0.15)
+        for i, c in enumerate(curves):
+            axes[2].plot([p["recall"] for p in c], [p["fp_per_frame"] for p in c], color=COLORS[arm], lw=1.2,
+                         marker="o", ms=2.5, alpha=0.8, label=ARM_TITLES[arm] if i == 0 else None)
+    axes[0].set_ylabel("false positives / frame (2 m)")
+    axes[0].set_yscale("symlog", linthresh=1)
+    axes[1].set_ylabel("recall (2 m)")
+    axes[1].set_ylim(0, 1.02)
+    for ax in axes[:2]:
+        ax.set_xlabel("class-score threshold (TAO's decoder: 0.05; tracking output: 0.2)")
+        ax.axvline(0.05, color="k", ls="--", lw=0.8)
+        ax.axvline(0.2, color="k", ls=":", lw=0.8)
+    axes[2].set_xlabel("recall (2 m)")
+    axes[2].set_ylabel("false positives / frame")
+    axes[2].set_yscale("symlog", linthresh=1)
+    axes[2].set_title("one curve per repeat, thresholds 0.05 … 0.9", fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("held-out scenes: mean over repeats, band = min–max", fontsize=10)
+    fig.tight_layout()
+    written.append(_save(fig, out / "threshold_curves.png"))
+
+    # 2. the validity check over training: loss / floor of the last decoder layer's main queries
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for arm in arms:
+        for i, rec in enumerate(records[arm]):
+            trace = np.array(rec["_floor_trace"], float).reshape(-1, 2)
+            if not len(trace):
+                continue
+            ratio = trace[:, 0] / np.maximum(trace[:, 1], 1e-12)
+            x = np.arange(len(ratio)) + (records["original"][i]["steps_run"] if arm == "rescue" else 0)
+            ax.plot(x, moving_average(ratio, max(1, len(ratio) // 25)), color=COLORS[arm], lw=1.2, alpha=0.85,
+                    label=ARM_TITLES[arm] if i == 0 else None)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.axhline(evidence_floor.LEARNED_RATIO, color="k", ls="--", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (rescue continues after original)")
+    ax.set_ylabel("loss_cls (last layer) / constant-score floor")
+    ax.set_title("below 1: the classifier uses its input; dashed: the 'learned' line", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written.append(_save(fig, out / "floor_ratio.png"))
+
+    # 3. score histograms of queries far (> 2 m) from every ground-truth box, all repeats pooled
     fig, axes = plt.subplots(len(arms), 1, figsize=(7, 1.9 * len(arms)), sharex=True)
     bins = np.linspace(0, 1, 51)
     for ax, arm in zip(np.atleast_1d(axes), arms):
-        s = np.asarray(results[arm]["_far_scores"])
+        s = np.concatenate([np.asarray(r["_far_scores"], float) for r in records[arm]])
         ax.hist(s, bins=bins, color=COLORS[arm], alpha=0.8)
-        ax.axvline(thr, color="k", ls="--", lw=1)
+        ax.axvline(0.05, color="k", ls="--", lw=1)
         ax.set_yscale("log")
         ax.set_ylim(0.8, max(10, len(s)) * 1.5)
         ax.set_ylabel("queries")
-        ax.set_title(f"{ARM_TITLES[arm]}: {results[arm]['far_query_frac_above_thr']:.0%} of {s.size} pass {thr}",
+        ax.set_title(f"{ARM_TITLES[arm]}: {(s >= 0.05).mean() if s.size else 0:.0%} of {s.size} pass 0.05",
                      fontsize=9, loc="left")
     np.atleast_1d(axes)[-1].set_xlabel("max-class score of queries > 2 m from every ground-truth box (held-out scenes)")
     fig.tight_layout()
-    path = out / "far_query_scores.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    written.append(path)
-
-    # 2. training diagnostics from the plugin's TensorBoard scalars
-    keys = [("bgsup/unmatched_score_mean", "unmatched-query score (mean)"),
-            ("bgsup/unmatched_above_threshold_per_sample", f"unmatched queries ≥ {thr} per sample")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    offset = {a: 0 for a in arms}
-    if "rescue" in arms and "original" in scalars:
-        offset["rescue"] = max((s for s, _ in scalars["original"].get(keys[0][0], [])), default=0) + 1
-    for ax, (key, title) in zip(axes, keys):
-        for arm in arms:
-            pts = scalars.get(arm, {}).get(key, [])
-            if not pts:
-                continue
-            x = np.array([s for s, _ in pts]) + offset[arm]
-            y = np.array([v for _, v in pts])
-            k = max(1, len(y) // 30)
-            ax.plot(x, y, color=COLORS[arm], alpha=0.25, lw=0.8)
-            ax.plot(x, moving_average(y, k), color=COLORS[arm], lw=1.6, label=ARM_TITLES[arm])
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("training step (rescue continues after original)")
-    axes[1].axhline(0, color="k", lw=0.5)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "training_unmatched_scores.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    written.append(path)
-
-    # 3. precision-recall curves at 2 m (nuscenes-devkit's interpolated curves)
-    names = sorted({n for arm in arms for n in results[arm]["_curves"]})
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(5.2 * max(len(names), 1), 4), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        for arm in arms:
-            c = results[arm]["_curves"].get(name)
-            if c:
-                ap = results[arm]["ap"][str(MATCH_DIST)]["per_class"].get(name, 0.0)
-                ax.plot(c["recall"], c["precision"], color=COLORS[arm], label=f"{ARM_TITLES[arm]} (AP {ap:.2f})")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("recall")
-        ax.set_ylabel("precision")
-        ax.set_title(f"{name} ({ {v: k for k, v in NUSC_NAME.items()}.get(name, name)}), 2 m centre distance", fontsize=10)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "precision_recall_2m.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(fig, out / "far_query_scores.png"))
     return written
 
 
-ROWS = [
-    ("ground-truth boxes / frame", "gt_per_frame", "{:.2f}"),
-    ("detections / frame (score ≥ 0.05)", "det_per_frame", "{:.1f}"),
-    ("… within 2 m of an object", "near_det_per_frame", "{:.1f}"),
-    ("… farther than 2 m from every object", "far_det_per_frame", "{:.1f}"),
-    ("false positives / frame (2 m)", "fp_per_frame", "{:.1f}"),
-    ("precision (2 m)", "precision_2m", "{:.3f}"),
-    ("recall (2 m)", "recall_2m", "{:.3f}"),
-    ("mAP @ 0.5 m (nuScenes)", "ap:0.5", "{:.3f}"),
-    ("mAP @ 1 m (nuScenes)", "ap:1.0", "{:.3f}"),
-    ("mAP @ 2 m (nuScenes)", "ap:2.0", "{:.3f}"),
-    ("mAP @ 4 m (nuScenes)", "ap:4.0", "{:.3f}"),
-    ("AP @ 0.5 m, class-agnostic", "apa:0.5", "{:.3f}"),
-    ("AP @ 1 m, class-agnostic", "apa:1.0", "{:.3f}"),
-    ("AP @ 2 m, class-agnostic", "apa:2.0", "{:.3f}"),
-    ("AP @ 4 m, class-agnostic", "apa:4.0", "{:.3f}"),
-    ("new track IDs / frame (after each scene's first frame)", "new_ids_per_frame", "{:.1f}"),
-    ("… on far (> 2 m) detections", "new_ids_far_per_frame", "{:.1f}"),
-    ("… on near detections", "new_ids_near_per_frame", "{:.1f}"),
-    ("new track IDs on a scene's first frame", "new_ids_first_frame", "{:.1f}"),
-    ("ID switches (total)", "id_switches", "{:d}"),
-    ("ID switches / 100 matched GT-frames", "id_switches_per_100_matches", "{:.1f}"),
-    ("far queries: mean score", "far_query_score_mean", "{:.3f}"),
-    ("far queries: median score", "far_query_score_median", "{:.3f}"),
-    ("far queries: 95th percentile score", "far_query_score_p95", "{:.3f}"),
-    ("far queries: fraction ≥ 0.05", "far_query_frac_above_thr", "{:.3f}"),
-    ("near (≤ 2 m) queries: mean score", "near_query_score_mean", "{:.3f}"),
-    ("query-score spread within a frame (max − min, mean over frames)", "query_score_spread", "{:.3f}"),
-]
+def _save(fig, path):
+    import matplotlib.pyplot as plt
 
-
-def value(res, key):
-    if key.startswith("ap:"):
-        return res["ap"][key[3:]]["mAP"]
-    if key.startswith("apa:"):
-        return res["ap_agnostic"][key[4:]]["mAP"]
-    return res[key]
-
-
-def table(arms, results, info):
-    head = "| metric | " + " | ".join(
-        f"{ARM_TITLES[a]}<br>{results[a]['steps_run']} steps" + (" from original" if a == "rescue" else "") for a in arms) + " |"
-    lines = [head, "|---" + "|---:" * len(arms) + "|"]
-    for label, key, fmt in ROWS:
-        lines.append(f"| {label} | " + " | ".join(fmt.format(value(results[a], key)) for a in arms) + " |")
-    return "\n".join(lines)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def fmt_s(s):
     return f"{s / 60:.1f} min" if s >= 90 else f"{s:.0f} s"
 
 
-def headline(results, arms):
-    o, c = results.get("original"), results.get("corrected")
-    if not (o and c):
-        return []
-    out = [
-        f"- Far-from-object detections per frame: {o['far_det_per_frame']:.1f} (original) → {c['far_det_per_frame']:.1f} (corrected)"
-        + (f", {results['unmatched_only']['far_det_per_frame']:.1f} (unmatched_only)" if "unmatched_only" in results else "")
-        + (f", {results['rescue']['far_det_per_frame']:.1f} (rescue)." if "rescue" in results else "."),
-        f"- Precision at 2 m: {o['precision_2m']:.3f} → {c['precision_2m']:.3f}; recall at 2 m: {o['recall_2m']:.3f} → {c['recall_2m']:.3f}.",
-        f"- mAP (nuScenes, mean over 0.5/1/2/4 m): {np.mean([o['ap'][str(d)]['mAP'] for d in AP_DISTS]):.3f} → "
-        f"{np.mean([c['ap'][str(d)]['mAP'] for d in AP_DISTS]):.3f}.",
-        f"- New track IDs per frame on far detections: {o['new_ids_far_per_frame']:.1f} → {c['new_ids_far_per_frame']:.1f}.",
-        f"- Far-from-object queries scoring ≥ 0.05: {o['far_query_frac_above_thr']:.0%} → {c['far_query_frac_above_thr']:.0%}"
-        f" (median score {o['far_query_score_median']:.3f} → {c['far_query_score_median']:.3f}).",
-    ]
-    return out
-
-
-def caveats(results, arms, info):
-    """Facts the table alone hides, computed from the numbers (no judgement calls)."""
-    out, n_anchor = [], info["config"]["anchors"]
-    full = [a for a in arms if results[a]["det_per_frame"] >= n_anchor - 0.5]
-    if full:
-        out.append(f"- {', '.join(full)}: every one of the {n_anchor} queries passes the 0.05 threshold in every frame, "
-                   "so detections, false positives and precision per frame are fixed by the query count, and a query "
-                   "moving closer to an object moves a detection from the far to the near row without removing it.")
-    flat = [a for a in arms if results[a]["query_score_spread"] < 0.1]
-    if flat:
-        out.append("- Within a frame, the max-class scores of all queries differ by less than 0.1 for "
-                   + ", ".join(f"{a} ({results[a]['query_score_spread']:.3f})" for a in flat)
-                   + ": at this training length the classification branch sets one level for all queries "
-                   "rather than separating objects from background; the AP ranking is then mostly the decoder's "
-                   "centerness factor.")
-    return out
-
-
-def report(out, arms, results, info, figs):
+def report(out, arms, records, summary, comparisons, info):
     cfg, m = info["config"], info["machine"]
-    by_arm = {r["arm"]: r for r in info["arms"]}
-    step_times = {a: results[a].get("s_per_step") for a in arms}
+    n = cfg["repeats"]
     lines = [
         "# Evidence: background supervision on TAO's real Sparse4D",
         "",
-        "_Generated by `python3 bench/evidence.py" + (" --quick" if info["quick"] else "") + "`; do not edit by hand._",
+        f"_Generated by `{info['command']}` (commit {info.get('commit') or '?'}); do not edit by hand._",
         "",
     ]
     if info["quick"]:
         lines += ["**QUICK smoke run: a handful of steps; the numbers below say nothing about the fix.**", ""]
     lines += [
         f"TAO's own `sparse4d train -e spec.yaml` (nvidia-tao-pytorch {info['tao']}, the plugin enabled with "
-        "`TAO_SPARSE4D_FIX=1`), one run per arm selected by the Hydra override "
-        "`model.head.loss.cls.background_supervision=<mode>`; same seed, same synthetic data, same number of steps. "
-        "Then TAO's inference path on held-out scenes rendered from a different seed: eval mode, the decoder's score "
-        "threshold 0.05, track IDs from the instance bank across each scene's consecutive frames (reset between scenes).",
+        "`TAO_SPARSE4D_FIX=1`), one run per arm and repeat, the arm selected by the Hydra override "
+        "`model.head.loss.cls.background_supervision=<mode>`; then TAO's inference path on held-out scenes rendered "
+        "from another seed: eval mode, the decoder's score threshold 0.05, track IDs from the instance bank across "
+        f"each scene's frames. {n} repeat{'s' if n != 1 else ''}; every figure is the mean (min–max) over them.",
         "",
-        "## Results",
+        "## 1. Is each run conclusive?",
         "",
-        table(arms, results, info),
+        "A head that ignores its input gives every query of a frame the same score: the constant that minimises its "
+        "loss for the run's label counts (its *constant-score floor*). A run still there says nothing about the fix "
+        "either way. `learned`: over the last 20 % of steps the last decoder layer's classification loss is below "
+        f"{evidence_floor.LEARNED_RATIO} × its floor (bench/evidence_floor.py).",
         "",
+        "| arm | " + " | ".join(f"repeat {i}" for i in range(n)) + " | query-score spread in a frame |",
+        "|---" * (n + 2) + "|",
     ]
-    hl = headline(results, arms)
-    if hl:
-        lines += ["Headline (corrected vs original):", ""] + hl + [""]
-    cav = caveats(results, arms, info)
-    if cav:
-        lines += ["Reading these numbers:", ""] + cav + [""]
+    for arm in arms:
+        lines.append(f"| {ARM_TITLES[arm]} | " + " | ".join(validity_label(r) for r in records[arm])
+                     + f" | {cell(summary[arm]['query_score_spread'], '{:.3f}')} |")
+    lines += ["", "## 2. Results on held-out scenes", "",
+              "| metric | " + " | ".join(f"{ARM_TITLES[a]}<br>{records[a][0]['steps_run']} steps"
+                                        + (" after original" if a == "rescue" else "") for a in arms) + " |",
+              "|---" + "|---:" * len(arms) + "|"]
+    for label, key, fmt, _ in ROWS:
+        lines.append(f"| {label} | " + " | ".join(cell(summary[a][key], fmt) for a in arms) + " |")
+    lines += ["", "## 3. Against stock TAO (`original`), repeat by repeat", "",
+              "Counted only over repeats where both arms left their floor; a repeat with an arm at its floor is "
+              "inconclusive.", "",
+              "| metric | " + " | ".join(ARM_TITLES[a] for a in arms if a in COMPARED) + " |",
+              "|---" + "|---" * len([a for a in arms if a in COMPARED]) + "|"]
+    for label, key, _, direction in ROWS:
+        if direction:
+            lines.append(f"| {label} ({'lower' if direction < 0 else 'higher'} is better) | "
+                         + " | ".join(verdict(comparisons[a][key]) for a in arms if a in COMPARED) + " |")
     lines += [
+        "",
+        "![false positives and recall over the score threshold](threshold_curves.png)",
+        "",
+        "![loss over its constant-score floor during training](floor_ratio.png)",
+        "",
         "![score histograms of far-from-object queries](far_query_scores.png)",
         "",
-        "![unmatched-query score and above-threshold count per training step](training_unmatched_scores.png)",
+        "## Set-up (fixed before its results were seen; the same for every arm)",
         "",
-        "![precision-recall at 2 m](precision_recall_2m.png)",
-        "",
-        "## Setup",
-        "",
+    ]
+    lines += [f"- {reason}" for reason in info["setup_reasons"]]
+    by_arm = {}
+    for rep in info["repeats"]:
+        for run in rep["arms"]:
+            by_arm.setdefault(run["arm"], []).append(run)
+    lines += [
         f"- Machine: {m['cores']} CPU cores ({m['cpu']}), {m['memory']} RAM, no GPU; {m['platform']}; "
-        f"load average at start {', '.join(f'{x:.1f}' for x in m['loadavg_start'])}, "
-        f"at the end of inference {', '.join(f'{x:.1f}' for x in m.get('loadavg_end', []))} "
-        "(the machine may have been shared: timings are indicative).",
-        f"- Wall time: {fmt_s(info['total_wall_s'])} in all (training {fmt_s(info['train_wall_s'])}, "
-        f"inference {fmt_s(info['inference_wall_s'])}).",
-        "- Per arm: " + "; ".join(
-            f"{a} {results[a]['steps_run']} steps in {fmt_s(by_arm[a]['wall_s'])}"
-            + (f" ({step_times[a]:.2f} s/step)" if step_times[a] else "") for a in arms) + ".",
-    ] + ([
-        "- Steps: asked for " + ", ".join(f"{a} {by_arm[a]['steps']}" for a in arms) + "; TAO ran "
-        + ", ".join(f"{a} {results[a]['steps_run']}" for a in arms) + " (TAO's epoch length is capped at the number "
-        "of training frames and the spec trains one epoch)."
-    ] if any(results[a]["steps_run"] != by_arm[a]["steps"] for a in arms) else []) + [
-        f"- Data (harness/synthetic_data.py): training {cfg['train_scenes']} scenes × {cfg['train_frames']} frames "
-        f"(seed {info['seeds']['train_data']}), held-out {cfg['test_scenes']} scenes × {cfg['test_frames']} frames "
-        f"(seed {info['seeds']['heldout_data']}); {cfg['cameras']} cameras at {cfg['height']}×{cfg['width']}; "
-        f"{cfg['objects'][0]}-{cfg['objects'][1]} moving boxes per scene (classes person, nova_carter).",
-        f"- Model: TAO's Sparse4D (ResNet-101 backbone from the harness's calibrated-BatchNorm stand-in checkpoint), "
-        f"{cfg['anchors']} anchors, {cfg['anchors'] // 2} temporal instances, decoder num_output {cfg['anchors']} "
-        "(≥ anchors, so the decoder's cap hides nothing), fp32, batch 1, lr 2e-4, training seed "
-        f"{info['seeds']['train.seed']}; spec harness/specs/tiny_train.yaml (includes `cls_threshold_to_reg: -1`, "
-        "so the stock arm does not hit the yawness NaN).",
+        f"load average at start {', '.join(f'{x:.1f}' for x in m['loadavg_start'])}, at the end "
+        f"{', '.join(f'{x:.1f}' for x in m.get('loadavg_end', []))} (the machine may have been shared: timings "
+        f"are indicative). {cfg['parallel']} TAO processes at a time, one intra-op thread each.",
+        f"- Wall time: {fmt_s(info['total_wall_s'])} in all (training {fmt_s(info['train_wall_s'])} of process time).",
+        "- Per arm (mean over repeats): " + "; ".join(
+            f"{a} {fmt_s(np.mean([r['wall_s'] for r in by_arm[a]]))}" for a in arms) + ".",
+        f"- Data (harness/synthetic_data.py): per repeat r, training {cfg['train_scenes']} scenes × "
+        f"{cfg['train_frames']} frames (seed {info['seeds']['train_data']} + r), held-out {cfg['test_scenes']} scenes "
+        f"× {cfg['test_frames']} frames (seed {info['seeds']['heldout_data']} + r); {cfg['cameras']} cameras at "
+        f"{cfg['height']}×{cfg['width']}, {cfg['camera_radius']:g} m from the centre; ground `{cfg['ground']}`; "
+        f"{cfg['objects'][0]}-{cfg['objects'][1]} moving boxes starting in ±{cfg['area']:g} m (person, nova_carter).",
+        f"- Model: TAO's Sparse4D (ResNet-101 from the harness's calibrated-BatchNorm stand-in checkpoint), "
+        f"{cfg['decoder_layers']} decoder layers, {cfg['dn_groups']} + {cfg['temp_dn_groups']} denoising groups, "
+        f"{cfg['anchors']} anchors, {cfg['anchors'] // 2} temporal instances, decoder num_output {cfg['anchors']}, "
+        f"fp32, batch 1, lr 2e-4, training seed {info['seeds']['train.seed']} + r; spec harness/specs/tiny_train.yaml "
+        "(with `cls_threshold_to_reg: -1`, so the stock arm does not hit the yawness NaN).",
         "- Commands (in the harness env, `TAO_SPARSE4D_FIX=1`):",
     ]
     for a in arms:
-        lines.append(f"  - {a}: `{by_arm[a]['command']}`")
+        lines.append(f"  - {a}: `{by_arm[a][0]['command']}`")
     lines += [
-        "- Rescue arm: starts from the original arm's final checkpoint through TAO's `train.pretrained_model_path` "
-        "(weights only: fresh optimizer and LR schedule) and trains with `corrected`. TAO's schema has no option to "
-        "freeze parts of Sparse4D; the only per-module knob it exposes is the backbone learning-rate multiplier, so the "
-        "backbone is frozen with `train.optim.paramwise_cfg.custom_keys.img_backbone.lr_mult=0.0` and neck, head and "
-        "classification branch all train. Its steps are counted on top of the original arm's.",
+        "- Rescue arm: starts from the same repeat's original checkpoint through TAO's `train.pretrained_model_path` "
+        "(weights only: fresh optimizer and LR schedule) and trains with `corrected`, backbone frozen with "
+        "`train.optim.paramwise_cfg.custom_keys.img_backbone.lr_mult=0.0` (TAO's only per-module knob).",
         "",
         "## Definitions",
         "",
-        "- Detections: what TAO's `SparseBox3DDecoder.decode` returns (queries whose max-class sigmoid score is ≥ 0.05; "
-        "AP and curves rank them by the decoder's score, the class score times the centerness).",
+        "- Detections: what TAO's `SparseBox3DDecoder.decode` returns (queries whose max-class sigmoid score is ≥ 0.05). "
+        "Curves and the matched recall raise that class-score threshold; matching ranks by the decoder's score.",
         "- Matching for false positives, precision, recall and ID switches: class-agnostic, nuScenes-style greedy "
-        "(descending score, nearest unmatched ground-truth box) within 2 m centre distance in the ground plane. "
-        "Precision is 0 when an arm outputs nothing.",
-        "- Near / far: a detection (or query) is far when its centre is more than 2 m from every ground-truth box of the frame.",
+        "(descending score, nearest unmatched ground-truth box) within 2 m centre distance in the ground plane.",
+        f"- False positives at matched recall: per repeat one recall for every arm, the lowest recall any arm reaches "
+        f"at 0.05 (at most {MATCHED_RECALL_CAP}); each arm's false positives per frame at the highest class-score "
+        "threshold that still reaches it. It does not depend on where an arm's scores sit.",
+        "- Tracking output: TAO's tracking results keep only detections whose class score is ≥ the dataset's "
+        "`tracking_threshold` (0.2); the others carry no track ID.",
+        "- New track IDs: IDs in a frame's detections not seen earlier in the same scene, over every frame but a "
+        "scene's first. ID switches: a ground-truth track matched to another ID than at its previous match, per "
+        "matched ground-truth box. (nuscenes-devkit's tracking evaluation needs motmetrics and a nuScenes database "
+        "layout; these hand-written counts follow its IDS definition.)",
         "- mAP: nuscenes-devkit 1.2.0 `accumulate` (centre distance) and `calc_ap` (min recall 0.1, min precision 0.1) "
-        "per class, averaged over the classes present; person and nova_carter are passed as nuScenes' `pedestrian` "
-        "and `car` (the devkit accepts only its own class names).",
-        "- New track IDs: IDs in a frame's detections not seen earlier in the same scene, averaged over all frames "
-        "but each scene's first (where every detection is necessarily new); the instance bank creates at most "
-        f"num_anchor − num_temp_instances = {cfg['anchors'] - cfg['anchors'] // 2} per frame.",
-        "- ID switches: a ground-truth track matched in a frame to a different track ID than at its previous match.",
-        "- Far-query scores: the max-class sigmoid score of every one of the final layer's queries (before the "
-        "threshold) whose predicted centre is > 2 m from every ground-truth box.",
-        "- Training curves: the plugin's TensorBoard scalars `bgsup/unmatched_score_mean` and "
-        "`bgsup/unmatched_above_threshold_per_sample` (last decoder layer, queries the matcher left unmatched), "
-        "read with harness/read_logs.py; thin lines per step, thick lines a moving average.",
+        "per class, averaged over the classes present (person, nova_carter passed as `pedestrian`, `car`).",
+        "- Far-query scores: the max-class score of every final-layer query whose centre is > 2 m from every "
+        "ground-truth box. Spread: max − min of the query scores of a frame, averaged over frames.",
         "",
         "Machine-readable numbers: [results.json](results.json).",
         "",
@@ -439,39 +520,34 @@ def report(out, arms, results, info, figs):
     (out / "report.md").write_text("\n".join(lines))
 
 
+def summarise(arms, records):
+    return {arm: {key: spread([r.get(key) for r in records[arm]]) for _, key, _, _ in ROWS} for arm in arms}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--infer", required=True)
-    p.add_argument("--info", required=True)
+    p.add_argument("--info", required=True, help="run_info.json written by bench/evidence.py")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    infer, out = Path(a.infer), Path(a.out)
+    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     info = json.loads(Path(a.info).read_text())
-    arms = [x for x in ARMS if (infer / f"infer_{x}.json").exists()]
-    results, scalars = {}, {}
-    for arm in arms:
-        data = json.loads((infer / f"infer_{arm}.json").read_text())
-        scalars[arm] = json.loads((infer / f"scalars_{arm}.json").read_text())
-        res = arm_metrics(data)
-        res["ap"], res["_curves"] = nuscenes_ap(data)
-        res["ap_agnostic"], _ = nuscenes_ap(data, agnostic=True)
-        walls = scalars[arm].get("_wall_time_loss", [])
-        # steps TAO actually ran (its epoch is capped at the training set's length, so it can be fewer than asked)
-        res["steps_run"] = max((st for st, _ in scalars[arm].get("loss", [])), default=-1) + 1
-        res["s_per_step"] = (walls[-1][1] - walls[0][1]) / (walls[-1][0] - walls[0][0]) if len(walls) > 1 and walls[-1][0] > walls[0][0] else None
-        results[arm] = res
+    layers = info["config"]["decoder_layers"]
+    per_repeat = [repeat_records(rep, layers) for rep in info["repeats"]]
+    arms = [arm for arm in ARMS if all(arm in recs for recs in per_repeat)]
+    records = {arm: [recs[arm] for recs in per_repeat] for arm in arms}
+    summary = summarise(arms, records)
+    comparisons = {arm: {key: compare(records, arm, key, d) for _, key, _, d in ROWS if d} for arm in arms if arm in COMPARED}
     info["total_wall_s"] = info.get("total_wall_s_before_report", 0.0)
-    figs = figures(out, arms, results, scalars, info)
-    report(out, arms, results, info, figs)
-    public = {arm: {k: v for k, v in r.items() if not k.startswith("_")} for arm, r in results.items()}
-    (out / "results.json").write_text(json.dumps({"arms": public, "run": info}, indent=1, default=float))
+    figs = figures(out, arms, records)
+    report(out, arms, records, summary, comparisons, info)
+    public = {arm: [{k: v for k, v in r.items() if not k.startswith("_")} for r in records[arm]] for arm in arms}
+    (out / "results.json").write_text(json.dumps(
+        {"repeats": len(per_repeat), "arms": public, "summary": summary, "comparisons": comparisons, "run": info},
+        indent=1, default=float))
     for f in figs:
         print(f"wrote {f} ({f.stat().st_size / 1024:.0f} KB)")
     print(f"wrote {out / 'report.md'}")
-    bad = [(arm, k) for arm, r in public.items() for k, v in r.items() if isinstance(v, float) and not math.isfinite(v)]
-    if bad:
-        print(f"warning: non-finite values: {bad}")
 
 
 if __name__ == "__main__":

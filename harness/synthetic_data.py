@@ -57,8 +57,15 @@ def camera(position, target, focal, width, height):
     return K, T
 
 
-def render(K, T, width, height, boxes, colors, rng):
-    """Ray-cast the ground plane and the boxes; returns RGB uint8, depth (m), per-box visible/total pixels."""
+GROUNDS = ("checker", "dark")
+
+
+def render(K, T, width, height, boxes, colors, rng, ground_style="checker"):
+    """Ray-cast the ground plane and the boxes; returns RGB uint8, depth (m), per-box visible/total pixels.
+
+    ``ground_style`` "checker": a high-contrast checkered ground under a light sky; "dark": a plain dark
+    ground and sky, so the boxes are the only salient structure (background that looks like background).
+    """
     rot, pos = T[:3, :3], -T[:3, :3].T @ T[:3, 3]
     u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
     rays_cam = np.linalg.inv(K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])  # camera z == 1
@@ -68,8 +75,11 @@ def render(K, T, width, height, boxes, colors, rng):
     ground = rays[:, 2] < -1e-6
     depth[ground] = -pos[2] / rays[ground, 2]
     hit = pos + rays * depth[:, None]
-    checker = (np.floor(hit[:, 0]) + np.floor(hit[:, 1])) % 2
-    image = np.where(ground[:, None], 90 + 50 * checker[:, None], 170.0) * np.ones(3)
+    if ground_style == "dark":
+        image = np.where(ground[:, None], 40.0, 15.0) * np.ones(3)
+    else:
+        checker = (np.floor(hit[:, 0]) + np.floor(hit[:, 1])) % 2
+        image = np.where(ground[:, None], 90 + 50 * checker[:, None], 170.0) * np.ones(3)
     owner = np.full(u.size, -1)
     hits_total = np.zeros(len(boxes), int)
 
@@ -117,8 +127,15 @@ def make_anchors(num_anchors, rng, area=4.0):
 
 
 def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, objects=(2, 4),
-             empty_scenes=0, empty_frames=0, num_anchors=64, focal=None):
-    """Write the dataset to ``out`` and return the info dicts of the training split."""
+             empty_scenes=0, empty_frames=0, num_anchors=64, focal=None, ground="checker", area=2.5,
+             camera_radius=9.0, camera_height=4.0):
+    """Write the dataset to ``out`` and return the info dicts of the training split.
+
+    Objects start uniformly in ``[-area, area]^2`` (1.5 m apart); anchors cover the same square plus
+    1.5 m, so a larger ``area`` leaves most anchors, and so most queries, far from every object.
+    """
+    if ground not in GROUNDS:
+        raise ValueError(f"ground={ground!r}; valid: {', '.join(GROUNDS)}")
     out = Path(out).resolve()
     rng = np.random.default_rng(seed)
     focal = focal or 0.6 * width
@@ -126,7 +143,7 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
     cams = {}
     for j in range(cameras):
         angle = 2 * np.pi * j / cameras + np.pi / 4
-        position = np.array([9 * np.cos(angle), 9 * np.sin(angle), 4.0])
+        position = np.array([camera_radius * np.cos(angle), camera_radius * np.sin(angle), camera_height])
         cams[f"cam_{j}"] = camera(position, [0.0, 0.0, 0.5], focal, width, height)
 
     infos, next_instance = [], 0
@@ -136,7 +153,7 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
         names = [class_names[i] for i in rng.integers(0, len(class_names), n_obj)]
         start, placed = [], 0
         while placed < n_obj:  # non-overlapping start positions
-            p = rng.uniform(-2.5, 2.5, 2)
+            p = rng.uniform(-area, area, 2)
             if all(np.linalg.norm(p - q) > 1.5 for q in start):
                 start.append(p)
                 placed += 1
@@ -155,7 +172,7 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
             colors = [CLASSES[names[i]][1] for i in range(present)]
             cam_infos, visibility, pixels = {}, [dict() for _ in range(present)], np.zeros(present, int)
             for cam, (K, T) in cams.items():
-                image, depth, visible, total = render(K, T, width, height, boxes, colors, rng)
+                image, depth, visible, total = render(K, T, width, height, boxes, colors, rng, ground)
                 rel = Path(cam) / f"{f:06d}.png"
                 (out / "images" / scene / cam).mkdir(parents=True, exist_ok=True)
                 (out / "depth" / scene / cam).mkdir(parents=True, exist_ok=True)
@@ -192,7 +209,7 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
         with open(out / f"{split}.pkl", "wb") as fh:
             pickle.dump({"infos": infos, "metadata": meta}, fh)
     (out / "metadata.json").write_text(json.dumps(meta, indent=1))  # readable without numpy
-    np.save(out / "anchors.npy", make_anchors(num_anchors, np.random.default_rng(seed + 1)))
+    np.save(out / "anchors.npy", make_anchors(num_anchors, np.random.default_rng(seed + 1), area=area + 1.5))
     return infos
 
 
@@ -210,9 +227,14 @@ def main(argv=None):
     p.add_argument("--empty-scenes", type=int, default=0, help="the last K scenes hold no objects")
     p.add_argument("--empty-frames", type=int, default=0, help="the last F frames of each other scene hold no objects")
     p.add_argument("--anchors", type=int, default=64, help="rows of anchors.npy")
+    p.add_argument("--ground", choices=GROUNDS, default="checker")
+    p.add_argument("--area", type=float, default=2.5, help="objects start in [-area, area]^2 metres")
+    p.add_argument("--camera-radius", type=float, default=9.0)
+    p.add_argument("--camera-height", type=float, default=4.0)
     a = p.parse_args(argv)
     infos = generate(a.out, a.seed, a.scenes, a.frames, a.cameras, a.width, a.height, (a.min_objects, a.max_objects),
-                     a.empty_scenes, a.empty_frames, a.anchors)
+                     a.empty_scenes, a.empty_frames, a.anchors, ground=a.ground, area=a.area,
+                     camera_radius=a.camera_radius, camera_height=a.camera_height)
     print(f"wrote {len(infos)} frames, {sum(len(i['gt_boxes']) for i in infos)} boxes to {Path(a.out).resolve()}")
 
 
