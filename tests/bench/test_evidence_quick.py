@@ -1,11 +1,12 @@
 """Smoke test of the evidence benchmark: ``bench/evidence.py --quick`` end to end.
 
 Trains the four arms for a few steps through TAO's own ``sparse4d train`` on
-the CPU, runs inference and the nuscenes-devkit metrics, and checks the shape of
-what it publishes -- never the values (a few steps say nothing about the fix).
-Takes a few minutes (four TAO processes); marked e2e.
+the CPU (two repeats), runs inference and the nuscenes-devkit metrics, and checks
+the shape of what it publishes and its validity labels -- never the effect (three
+steps cannot leave the constant-score floor, so every comparison must be inconclusive).
+Takes a few minutes (eight TAO processes, two at a time); marked e2e.
 
-    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -m e2e tests/bench
+    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q tests/bench
 """
 import json
 import math
@@ -22,25 +23,11 @@ sys.path.insert(0, str(REPO / "bench"))
 pytestmark = pytest.mark.e2e
 
 ARMS = ["original", "corrected", "unmatched_only", "rescue"]
-FIGURES = ["far_query_scores.png", "training_unmatched_scores.png", "precision_recall_2m.png"]
-ROW_LABELS = [
-    "ground-truth boxes / frame",
-    "detections / frame (score ≥ 0.05)",
-    "… farther than 2 m from every object",
-    "false positives / frame (2 m)",
-    "precision (2 m)",
-    "recall (2 m)",
-    "mAP @ 0.5 m (nuScenes)",
-    "mAP @ 1 m (nuScenes)",
-    "mAP @ 2 m (nuScenes)",
-    "mAP @ 4 m (nuScenes)",
-    "new track IDs / frame (after each scene's first frame)",
-    "… on far (> 2 m) detections",
-    "… on near detections",
-    "ID switches (total)",
-    "far queries: median score",
-    "far queries: fraction ≥ 0.05",
-]
+FIGURES = ["threshold_curves.png", "floor_ratio.png", "far_query_scores.png"]
+RECORD_KEYS = ["detections_per_frame", "fp_per_frame", "precision_2m", "recall_2m", "far_detections_per_frame",
+               "new_ids_per_frame", "id_switches_per_matched_gt", "learned", "fp_per_frame_at_matched_recall",
+               "untracked_per_frame", "floor_ratio", "validity", "threshold_curve", "ap", "steps_run"]
+QUICK_REPEATS = 2
 
 
 @pytest.fixture(scope="module")
@@ -55,32 +42,59 @@ def quick_run(tmp_path_factory):
     return out, work
 
 
-def table_rows(report):
-    """{row label: [cell, ...]} of the report's results table, and its header cells."""
-    lines = [l for l in report.splitlines() if l.startswith("|")]
-    header = [c.strip() for c in lines[0].strip("|").split("|")]
-    rows = {}
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
-    return header, rows
+def section(report, title):
+    """The markdown table lines of one '## ' section of the report."""
+    body = report.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    return [line for line in body.splitlines() if line.startswith("|")]
 
 
-def test_report_table_has_every_arm_and_metric(quick_run):
+def cells(line):
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_every_arm_and_repeat_gets_a_validity_label(quick_run):
     out, _ = quick_run
     report = (out / "report.md").read_text()
-    header, rows = table_rows(report)
-    assert header[0] == "metric"
-    assert len(header) == 1 + len(ARMS)
+    lines = section(report, "1. Is each run conclusive?")
+    assert cells(lines[0])[1:1 + QUICK_REPEATS] == [f"repeat {i}" for i in range(QUICK_REPEATS)]
+    labelled = {}
+    for line in lines[2:]:
+        row = cells(line)
+        labelled[row[0].split(" ")[0]] = row[1:1 + QUICK_REPEATS]
+    assert list(labelled) == ARMS
+    results = json.loads((out / "results.json").read_text())
+    for arm, labels in labelled.items():
+        for label, record in zip(labels, results["arms"][arm]):
+            expected = "learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("
+            assert label.startswith(expected), (arm, label)
+
+
+def test_quick_comparisons_are_inconclusive(quick_run):
+    """Three steps cannot take a classifier below its floor: the report must not claim an effect."""
+    out, _ = quick_run
+    results = json.loads((out / "results.json").read_text())
+    assert not any(r["learned"] for records in results["arms"].values() for r in records)
+    lines = section((out / "report.md").read_text(), "3. Against stock TAO")
+    assert len(lines) > 4
+    for line in lines[2:]:
+        for verdict in cells(line)[1:]:
+            assert verdict == "inconclusive (an arm at its floor in every repeat)", line
+
+
+def test_results_table_has_every_arm_and_metric(quick_run):
+    out, _ = quick_run
+    report = (out / "report.md").read_text()
+    lines = section(report, "2. Results on held-out scenes")
+    header = cells(lines[0])
+    assert header[0] == "metric" and len(header) == 1 + len(ARMS)
     for arm, cell in zip(ARMS, header[1:]):
         assert cell.startswith(arm), (arm, cell)
         assert re.search(r"\d+ steps", cell), cell
-    for label in ROW_LABELS:
-        assert label in rows, f"missing row {label!r}"
-    for label, cells in rows.items():
-        assert len(cells) == len(ARMS), label
-        for cell in cells:
-            assert math.isfinite(float(cell)), (label, cell)
+    for line in lines[2:]:
+        row = cells(line)
+        assert len(row) == 1 + len(ARMS), row
+        for cell in row[1:]:
+            assert cell == "n/a" or math.isfinite(float(cell.split(" ")[0])), (row[0], cell)
     assert "QUICK smoke run" in report
     for fig in FIGURES:
         assert f"]({fig})" in report
@@ -94,34 +108,37 @@ def test_figures_written_and_small(quick_run):
         assert 5_000 < len(data) < 300_000, (fig, len(data))
 
 
-def test_results_json_numbers_are_finite(quick_run):
+def test_results_json_has_one_record_per_repeat(quick_run):
     out, _ = quick_run
     results = json.loads((out / "results.json").read_text())
+    assert results["repeats"] == QUICK_REPEATS
     assert list(results["arms"]) == ARMS
-    for arm, metrics in results["arms"].items():
-        assert set(metrics["ap"]) == {"0.5", "1.0", "2.0", "4.0"}, arm
-        for dist, ap in metrics["ap"].items():
-            assert 0.0 <= ap["mAP"] <= 1.0, (arm, dist)
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and value is not None:
-                assert math.isfinite(value), (arm, key, value)
-        assert metrics["frames"] > 0 and metrics["gt_per_frame"] > 0
-        assert 0.0 <= metrics["precision_2m"] <= 1.0 and 0.0 <= metrics["recall_2m"] <= 1.0
-        assert metrics["det_per_frame"] <= results["run"]["config"]["anchors"]
-    arms = {a["arm"]: a for a in results["run"]["arms"]}
-    assert {a["steps"] for m, a in arms.items() if m != "rescue"} == {results["run"]["config"]["steps"]}
-    assert arms["rescue"]["steps"] == results["run"]["config"]["rescue_steps"]
+    for arm, records in results["arms"].items():
+        assert len(records) == QUICK_REPEATS, arm
+        for record in records:
+            assert set(RECORD_KEYS) <= set(record), (arm, set(RECORD_KEYS) - set(record))
+            assert isinstance(record["learned"], bool)
+            assert 0.0 <= record["precision_2m"] <= 1.0 and 0.0 <= record["recall_2m"] <= 1.0
+            assert record["detections_per_frame"] <= results["run"]["config"]["anchors"]
+            assert record["floor_ratio"] > 0 and math.isfinite(record["floor_ratio"])
+            assert [p["threshold"] for p in record["threshold_curve"]][:2] == [0.05, 0.1]
+        steps = {r["steps_run"] for r in records}
+        assert steps == {results["run"]["config"]["rescue_steps" if arm == "rescue" else "steps"]}, (arm, steps)
+        for key, summary in results["summary"][arm].items():
+            if summary is not None:
+                assert summary["min"] <= summary["mean"] <= summary["max"], (arm, key)
 
 
 def test_each_arm_ran_tao_with_its_mode(quick_run):
     """The plugin's status line in each TAO training log names the mode the override asked for."""
     _, work = quick_run
     expected = {"original": "original", "corrected": "corrected", "unmatched_only": "unmatched_only", "rescue": "corrected"}
-    for arm, mode in expected.items():
-        log = (work / f"{arm}.train.log").read_text()
-        assert f"background_supervision: {mode} (from override)" in log, arm
-        assert "Execution status: PASS" in log, arm
-    assert "Detected TAO pipeline checkpoint format" in (work / "rescue.train.log").read_text()
+    for repeat in range(QUICK_REPEATS):
+        for arm, mode in expected.items():
+            log = (work / f"repeat{repeat}" / f"{arm}.train.log").read_text()
+            assert f"background_supervision: {mode} (from override)" in log, (repeat, arm)
+            assert "Execution status: PASS" in log, (repeat, arm)
+        assert "Detected TAO pipeline checkpoint format" in (work / f"repeat{repeat}" / "rescue.train.log").read_text()
 
 
 def test_checkpoints_removed_unless_kept(quick_run):
