@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env
+from hostenv import clean_env
 
 MOUNT_POINT = "/opt/tao-sparse4d-fix"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DERIVED, STOCK, clean_env, snapshot
+from hostenv import DERIVED, STOCK, clean_env, snapshot
 
 CUSTOM = "registry.example.com:5000/team/tao-fixed:v3"
 USER_ENV = {"variable": "WANDB_MODE", "value": "offline"}
