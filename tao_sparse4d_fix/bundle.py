@@ -68,7 +68,8 @@ def run(args):
           f"and {{\"variable\": \"{_bootstrap.ENV_VAR}\", \"value\": \"1\"}} to \"Envs\":")
     print(json.dumps(entries, indent=4))
     if args.write_mounts:
-        if Backups().write(mounts_path, render_json(mounts.with_mounts(mounts_data, entries))):
+        merged = mounts.with_mounts(mounts_data, entries)
+        if merged != mounts_data and Backups().write(mounts_path, render_json(merged)):
             print(f"wrote {mounts_path} (undo: tao-sparse4d-fix launcher --undo)")
         else:
             print(f"{mounts_path} already holds them")

@@ -182,10 +182,11 @@ def test_write_mounts_is_idempotent_and_undone(host, tmp_path):
     host.mounts.write_text(json.dumps({"Mounts": [{"source": str(data), "destination": "/data"}]}))
     original = host.mounts.read_bytes()
     host.ok("bundle", str(tmp_path / "b"), "--write-mounts")
+    host.mounts.write_text(json.dumps(json.loads(host.mounts.read_text())))  # same entries, the user's formatting
     first = host.mounts.read_bytes()
     again = host.ok("bundle", str(tmp_path / "b"), "--write-mounts")  # rebuilds the bundle in place
     assert "already holds them" in again.stdout
-    assert host.mounts.read_bytes() == first
+    assert host.mounts.read_bytes() == first  # not even reformatted
     view = host.launcher_view()["mounts"]
     assert [m["destination"] for m in view["Mounts"]] == [
         "/data", MOUNT_POINT, "/usr/local/lib/python3.12/dist-packages/tao_sparse4d_fix_bundle.pth"]
@@ -216,3 +217,12 @@ def test_a_folder_that_is_not_a_bundle_is_left_alone(host, tmp_path):
     assert result.returncode == 1
     assert f"{target} exists and is not an empty folder or a previous bundle" in result.stderr
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def test_doctor_flags_a_bundle_built_for_another_python(host, tmp_path):
+    host.ok("bundle", str(tmp_path / "b"))  # for 3.12; the host venv runs 3.11
+    result = host.cli("doctor", PYTHONPATH=str(tmp_path / "b"), TAO_SPARSE4D_FIX="1")
+    assert f"bundle: loaded from {tmp_path / 'b'} (built for Python 3.12, this is 3.11;" in result.stdout
+    assert (f"PROBLEM: the bundle at {tmp_path / 'b'} was built for Python 3.12, this is 3.11: "
+            "rebuild it with tao-sparse4d-fix bundle DIR --python-version 3.11") in result.stdout
+    assert result.returncode == 1
