@@ -29,7 +29,7 @@ BUNDLE_PTH = "tao_sparse4d_fix.pth"  # the bundle's start-up file, inside DIR (b
 MOUNTED_PTH = "tao_sparse4d_fix_bundle.pth"  # its name in the container's site-packages
 MARKER = "tao_sparse4d_fix_bundle.json"  # what the doctor reads to say it runs from a bundle
 DEFAULT_PYTHON = "3.12"
-DEFAULT_SITE_PACKAGES = "/usr/local/lib/python3.12/dist-packages"
+SITE_PACKAGES = "/usr/local/lib/python{version}/dist-packages"  # where TAO's images keep packages
 DEFAULT_MOUNT_POINT = "/opt/tao-sparse4d-fix"
 
 
@@ -41,8 +41,8 @@ def add_arguments(parser):
     parser.add_argument("directory", metavar="DIR", help="folder to build the bundle in (created; a previous bundle is replaced)")
     parser.add_argument("--python-version", default=DEFAULT_PYTHON, help=f"the container's Python (default {DEFAULT_PYTHON})")
     parser.add_argument("--platform", help="pip platform tag for wrapt's wheel (default: this machine's)")
-    parser.add_argument("--site-packages", default=DEFAULT_SITE_PACKAGES,
-                        help=f"the container's site-packages (default {DEFAULT_SITE_PACKAGES})")
+    parser.add_argument("--site-packages", help="the container's site-packages (default "
+                        f"{SITE_PACKAGES.format(version='<python-version>')})")
     parser.add_argument("--mount-point", default=DEFAULT_MOUNT_POINT,
                         help=f"where the folder is mounted in the container (default {DEFAULT_MOUNT_POINT})")
     parser.add_argument("--write-mounts", action="store_true",
@@ -53,17 +53,18 @@ def add_arguments(parser):
 def run(args):
     try:
         version = _check_python_version(args.python_version)
-        for option, value in (("--site-packages", args.site_packages), ("--mount-point", args.mount_point)):
+        site_packages = args.site_packages or SITE_PACKAGES.format(version=version)
+        for option, value in (("--site-packages", site_packages), ("--mount-point", args.mount_point)):
             if not os.path.isabs(value):
                 raise BundleError(f"{option} {value!r} is not an absolute path inside the container")
         mounts_path = mounts.path()
         mounts_data = mounts.load(mounts_path) if args.write_mounts else None
         directory = os.path.abspath(args.directory)
-        build(directory, version, args.platform, args.site_packages, args.mount_point)
+        build(directory, version, args.platform, site_packages, args.mount_point)
     except (BundleError, MalformedFile) as error:
         print(f"tao-sparse4d-fix bundle: error: {error}", file=sys.stderr)
         return 1
-    entries = mount_entries(directory, args.site_packages, args.mount_point)
+    entries = mount_entries(directory, site_packages, args.mount_point)
     print(f"built {directory} for Python {version}. Add these two entries to \"Mounts\" in {mounts_path}, "
           f"and {{\"variable\": \"{_bootstrap.ENV_VAR}\", \"value\": \"1\"}} to \"Envs\":")
     print(json.dumps(entries, indent=4))

@@ -1,12 +1,12 @@
 """Fixtures for the TAO launcher tests (helpers in hostenv.py)."""
 import pytest
 
-from hostenv import Host, testenv
+from hostenv import Host, ensure_host_python
 
 
 @pytest.fixture(scope="session")
 def host_python():
-    return testenv.ensure_host()
+    return ensure_host_python()
 
 
 @pytest.fixture

@@ -226,3 +226,11 @@ def test_doctor_flags_a_bundle_built_for_another_python(host, tmp_path):
     assert (f"PROBLEM: the bundle at {tmp_path / 'b'} was built for Python 3.12, this is 3.11: "
             "rebuild it with tao-sparse4d-fix bundle DIR --python-version 3.11") in result.stdout
     assert result.returncode == 1
+
+
+def test_another_container_python_gets_its_own_wheel_and_site_packages(host, tmp_path):
+    result = host.ok("bundle", str(tmp_path / "b"), "--python-version", "3.13")
+    assert printed_mounts(result.stdout)[1]["destination"] == \
+        "/usr/local/lib/python3.13/dist-packages/tao_sparse4d_fix_bundle.pth"
+    assert list((tmp_path / "b").glob("wrapt/_wrappers.cpython-313*.so"))
+    assert not list((tmp_path / "b").glob("wrapt/_wrappers.cpython-312*.so"))
