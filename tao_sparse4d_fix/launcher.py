@@ -82,6 +82,9 @@ def _setup(args):
     written = [path for path, text in changes if backups.write(path, text)]
     for path in written:
         print(f"wrote {path}")
+    if override_path in written:
+        print(f"note: the launcher now takes every task's image from {override_path}; after upgrading "
+              "nvidia-tao, run tao-sparse4d-fix launcher --refresh (the doctor warns when it is stale)")
     if not written:
         print(f"nothing to change: {override_path} and {mounts_path} are already set up")
     print(f"`tao model sparse4d ...` now runs in {image.name} with TAO_SPARSE4D_FIX=1 "

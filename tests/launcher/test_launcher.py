@@ -37,6 +37,7 @@ def test_launcher_maps_sparse4d_and_nothing_else(host):
            {k: v for k, v in before["images"].items() if k != "model sparse4d"}
     assert len(before["images"]) > 50  # every task group of the real map took part
     assert f"now runs in {CUSTOM} with TAO_SPARSE4D_FIX=1" in result.stdout
+    assert f"the launcher now takes every task's image from {host.config}; after upgrading" in result.stdout
     assert "docker build" not in result.stdout  # a user-chosen image is the user's to build
 
     host.ok("launcher")  # default image: the launcher's own, tag + -sparse4d-fix
