@@ -17,6 +17,9 @@ Layout under ``$TAO_SPARSE4D_FIX_CACHE`` (default ~/.cache/tao-sparse4d-fix):
   (and nvidia-tao-core) for one TAO release, wheels for Python 3.12 (TAO ships
   no others; the code is pure Python apart from the CUDA op we replace).
   Selected at run time by PYTHONPATH, which child processes inherit.
+* ``host-venv/``: the machine that runs ``tao model ...``: the TAO launcher
+  (requirements-host.txt: nvidia-tao and its dependencies, no torch, no TAO)
+  and the plugin installed non-editably. ``ensure_host()`` (tests/launcher).
 
 From Python: ``ensure([...])`` then ``tao_env(version)`` gives the environment
 dict for ``subprocess.run`` (tests use this).
@@ -146,7 +149,37 @@ def _plugin_sources():
 
 
 def ensure_plugin():
-    """pip-install the repo into the venv, non-editably, when its package source changed.
+    _install_plugin(venv_dir())
+
+
+def host_venv_dir():
+    return cache_root() / "host-venv"
+
+
+def ensure_host():
+    """The "host" venv (the TAO launcher, no torch, no TAO) with the plugin installed non-editably.
+
+    Rebuilt when requirements-host.txt or the Python changes; the plugin is
+    re-installed when its source changes. Returns the venv's python.
+    """
+    cache_root().mkdir(parents=True, exist_ok=True)
+    requirements = HARNESS / "requirements-host.txt"
+    venv = host_venv_dir()
+    with open(cache_root() / ".lock-host", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        key = _digest([requirements], _python_version(PYTHON))
+        stamp = venv / ".harness-key"
+        if not (stamp.exists() and stamp.read_text() == key):
+            shutil.rmtree(venv, ignore_errors=True)
+            _run([PYTHON, "-m", "venv", venv])
+            _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements])
+            stamp.write_text(key)
+        _install_plugin(venv)
+    return venv / "bin" / "python"
+
+
+def _install_plugin(venv):
+    """pip-install the repo into ``venv``, non-editably, when its package source changed.
 
     Built from a copy of the root files and the package, so the build leaves
     nothing (build/, *.egg-info) in the work tree.
@@ -155,7 +188,7 @@ def ensure_plugin():
         raise SystemExit("no setup.cfg/setup.py/pyproject.toml at the repo root; use --no-plugin until the plugin exists")
     files = _plugin_sources()
     key = _digest(files)
-    stamp = venv_dir() / ".plugin-key"
+    stamp = venv / ".plugin-key"
     if stamp.exists() and stamp.read_text() == key:
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,7 +196,7 @@ def ensure_plugin():
             dest = Path(tmp) / f.relative_to(REPO)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest)
-        _run([venv_dir() / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+        _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
               "--no-build-isolation", "--force-reinstall", tmp])
     stamp.write_text(key)
 

@@ -9,6 +9,7 @@ import os
 import sys
 
 from tao_sparse4d_fix import __version__, _bootstrap, modes, registry, versions
+from tao_sparse4d_fix import delivery
 from tao_sparse4d_fix.patches import ALL
 
 
@@ -68,6 +69,7 @@ def run(spec_path=None, overrides=()):
         print(f"  {registry.FORCE_VAR} is set: unrecognised targets would be patched anyway")
     for distribution in versions.TAO_DISTRIBUTIONS:
         print(f"  {distribution}: {versions.installed(distribution) or 'not installed'}")
+    problems.extend(delivery.report(state))
     print("targets:")
     for target, ok, detail in _inspect_targets():
         print(f"  [{'ok' if ok else 'UNKNOWN'}] {target}: {detail}")

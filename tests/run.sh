@@ -7,7 +7,8 @@
 #
 # Builds (or reuses) the cached CPU environment with the real TAO wheels from
 # the registry, installs the plugin non-editably, then runs: the start-up tests
-# under Python 3.11 and 3.12, the unit and harness tests against each TAO
+# under Python 3.11 and 3.12, the TAO launcher and bundle tests (the real
+# nvidia-tao launcher in a host venv without torch), the unit and harness tests against each TAO
 # release, the end-to-end tests through TAO's own `sparse4d train` entrypoint
 # (6.25.11), and the evidence benchmark's validity labels and --quick mode.
 set -uo pipefail
@@ -30,6 +31,8 @@ venv_python="${TAO_SPARSE4D_FIX_CACHE:-$HOME/.cache/tao-sparse4d-fix}/venv/bin/p
 
 step "start-up tests, Python 3.11" "$venv_python" -m pytest -q -p no:cacheprovider tests/startup
 step "start-up tests, Python 3.12" bash tests/startup/run_py312.sh -q
+step "TAO launcher and bundle tests (host venv: nvidia-tao 6.26.3, no torch)" \
+  "$venv_python" -m pytest -q -p no:cacheprovider tests/launcher
 for version in $versions; do
   step "unit tests, TAO $version" env TAO_SPARSE4D_FIX_TEST_TAO="$version" \
     python3 harness/testenv.py run --tao "$version" -- python -m pytest -q -p no:cacheprovider tests/unit tests/harness
