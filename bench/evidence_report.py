@@ -500,7 +500,16 @@ def report(out, arms, records, summary, comparisons, info):
     for label, key, _, direction in ROWS:
         if direction:
             lines.append(f"| {label} ({'lower' if direction < 0 else 'higher'} is better) | "
-                         + " | ".join(verdict(comparisons[a][key]) for a in arms if a in COMPARED) + " |")
+                         + " | ".join(verdict(comparisons["vs_original"][a][key]) for a in arms if a in COMPARED) + " |")
+    if "corrected" in arms and "unmatched_only" in arms:
+        lines += ["", "## 4. `corrected` against `unmatched_only` (the loss TAO 7.3.0 ships), repeat by repeat", "",
+                  "What supervising the denoising negatives (`-3`) and lost temporal tracks (`-1`) adds on top of "
+                  "TAO 7.3.0's own change (label `C` as background). Same rule: only repeats where both left their floor.",
+                  "", "| metric | corrected vs unmatched_only |", "|---|---|"]
+        for label, key, _, direction in ROWS:
+            if direction:
+                lines.append(f"| {label} ({'lower' if direction < 0 else 'higher'} is better) | "
+                             f"{verdict(comparisons['corrected_vs_unmatched_only'][key])} |")
     lines += [
         "",
         "![false positives and recall over the score threshold](threshold_curves.png)",
@@ -589,7 +598,12 @@ def main(argv=None):
     arms = [arm for arm in ARMS if all(arm in recs for recs in per_repeat)]
     records = {arm: [recs[arm] for recs in per_repeat] for arm in arms}
     summary = summarise(arms, records)
-    comparisons = {arm: {key: compare(records, arm, key, d) for _, key, _, d in ROWS if d} for arm in arms if arm in COMPARED}
+    directed = [(key, d) for _, key, _, d in ROWS if d]
+    comparisons = {"vs_original": {arm: {key: compare(records, arm, key, d) for key, d in directed}
+                                   for arm in arms if arm in COMPARED}}
+    if "corrected" in arms and "unmatched_only" in arms:
+        comparisons["corrected_vs_unmatched_only"] = {
+            key: compare(records, "corrected", key, d, baseline="unmatched_only") for key, d in directed}
     info["total_wall_s"] = info.get("total_wall_s_before_report", 0.0)
     figs = figures(out, arms, records)
     report(out, arms, records, summary, comparisons, info)

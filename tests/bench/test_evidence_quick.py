@@ -74,11 +74,13 @@ def test_quick_comparisons_are_inconclusive(quick_run):
     out, _ = quick_run
     results = json.loads((out / "results.json").read_text())
     assert not any(r["learned"] for records in results["arms"].values() for r in records)
-    lines = section((out / "report.md").read_text(), "3. Against stock TAO")
-    assert len(lines) > 4
-    for line in lines[2:]:
-        for verdict in cells(line)[1:]:
-            assert verdict == "inconclusive (an arm at its floor in every repeat)", line
+    report = (out / "report.md").read_text()
+    for title in ("3. Against stock TAO", "4. `corrected` against `unmatched_only`"):
+        lines = section(report, title)
+        assert len(lines) > 4, title
+        for line in lines[2:]:
+            for verdict in cells(line)[1:]:
+                assert verdict == "inconclusive (an arm at its floor in every repeat)", line
 
 
 def test_results_table_has_every_arm_and_metric(quick_run):

@@ -160,7 +160,9 @@ def test_report_calls_a_comparison_with_an_arm_at_its_floor_inconclusive(tmp_pat
     row = comparison_row(report, "false positives / frame (2 m)")
     assert row.count("inconclusive (an arm at its floor in every repeat)") == 3, row
     assert "better in" not in row
-    assert results["comparisons"]["corrected"]["fp_per_frame"] == {"better": 0, "worse": 0, "same": 0, "inconclusive": 1, "n": 1}
+    assert results["comparisons"]["vs_original"]["corrected"]["fp_per_frame"] == {
+        "better": 0, "worse": 0, "same": 0, "inconclusive": 1, "n": 1}
+    assert results["comparisons"]["corrected_vs_unmatched_only"]["fp_per_frame"]["inconclusive"] == 1  # 1.02× floor
 
 
 def test_report_counts_a_comparison_when_both_arms_left_their_floor(tmp_path, metrics_python):
