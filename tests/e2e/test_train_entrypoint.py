@@ -65,6 +65,7 @@ def test_invalid_value_stops_before_the_first_step(train):
 
 LOAD = """
 import sys, torch
+from tao_sparse4d_fix import criterion_state
 from omegaconf import OmegaConf
 from nvidia_tao_core.config.sparse4d.default_config import ExperimentConfig
 from nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_pl_model import Sparse4DPlModel
@@ -72,7 +73,7 @@ cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(sys
 model = Sparse4DPlModel(cfg)
 state = torch.load(sys.argv[2], map_location="cpu", weights_only=False)["state_dict"]
 result = model.load_state_dict(state, strict=True)
-print("LOADED", len(state), "patched" if hasattr(model.criterion.loss_cls, "background_supervision") else "stock")
+print("LOADED", len(state), "patched" if criterion_state.of(model.criterion.loss_cls) else "stock")
 """
 
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import versions
+from tao_sparse4d_fix import criterion_state, versions
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 DECODER = "nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder"
@@ -21,6 +21,17 @@ def pytest_sessionstart(session):
     found = versions.installed("nvidia-tao-pytorch")
     if expected and expected != found:
         raise pytest.UsageError(f"tests were asked to run on TAO {expected}, but this interpreter sees {found}")
+
+
+def set_mode(loss, mode):
+    """Give a FocalLoss built by hand the mode SetCriterion would hand it."""
+    criterion_state.attach(criterion_state.CriterionState(mode), loss)
+    return loss
+
+
+def mode_of(obj):
+    state = criterion_state.of(obj)
+    return state.mode if state else None
 
 
 def tao_version_tuple():
