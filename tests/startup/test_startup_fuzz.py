@@ -14,7 +14,7 @@ import random
 import pytest
 
 try:
-    if os.environ.get("TAO_SPARSE4D_FIX_STARTUP_NO_HYPOTHESIS"):
+    if os.environ.get("TSF_TEST_STARTUP_NO_HYPOTHESIS"):
         raise ImportError("disabled")
     from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st

@@ -1,7 +1,7 @@
 """Fixtures for tests that run against the real TAO code from the registry.
 
 The TAO release under test is selected by PYTHONPATH (see harness/testenv.py);
-``TAO_SPARSE4D_FIX_TEST_TAO`` names the version the runner meant to put there,
+``TSF_TEST_TAO`` names the version the runner meant to put there,
 and the session refuses to start if the interpreter sees another one.
 """
 import importlib
@@ -17,7 +17,7 @@ DECODER = "nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder"
 
 
 def pytest_sessionstart(session):
-    expected = os.environ.get("TAO_SPARSE4D_FIX_TEST_TAO")
+    expected = os.environ.get("TSF_TEST_TAO")
     found = versions.installed("nvidia-tao-pytorch")
     if expected and expected != found:
         raise pytest.UsageError(f"tests were asked to run on TAO {expected}, but this interpreter sees {found}")

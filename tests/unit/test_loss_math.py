@@ -265,3 +265,43 @@ def test_empty_batch(focal_loss):
     value.backward()
     assert value.item() == 0 and pred.grad.shape == pred.shape
 
+
+
+@pytest.mark.parametrize("mode", PATCHED_MODES)
+@pytest.mark.parametrize("avg_factor", [None, 40.0])
+def test_cpu_bf16_autocast_computes_and_returns_float32(focal_loss, mode, avg_factor):
+    """TAO's default precision is bf16-mixed: under autocast the loss is float32, as stock's is.
+
+    Logits reach the loss in bfloat16 (a Linear's output under autocast): the value
+    is float32 and within float32 rounding of the float64 reference on those same
+    logits; the gradient goes back in bfloat16 (the logits' dtype) within its rounding.
+    """
+    pred, target = mixed_batch(rows=5400, dtype=torch.float32, seed=6)
+    logits = pred.to(torch.bfloat16).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = make_loss(focal_loss, mode)(logits, target, avg_factor=avg_factor)
+        stock = make_loss(focal_loss, "original")(logits, target, avg_factor=avg_factor)
+    (grad,) = torch.autograd.grad(value, logits)
+    assert value.dtype == torch.float32 and stock.dtype == torch.float32
+    assert grad.dtype == torch.bfloat16
+
+    exact = logits.detach().double().requires_grad_()
+    expected = reference_focal_loss(exact, target, mode, avg_factor=avg_factor)
+    (expected_grad,) = torch.autograd.grad(expected, exact)
+    torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad.double(), expected_grad, rtol=1e-2, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", PATCHED_MODES)
+def test_cpu_bf16_autocast_float32_logits_keep_float32_gradient(focal_loss, mode):
+    pred, target = mixed_batch(rows=512, dtype=torch.float32, seed=7)
+    leaf = pred.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = make_loss(focal_loss, mode)(leaf, target, avg_factor=9.0)
+    (grad,) = torch.autograd.grad(value, leaf)
+    exact = pred.double().requires_grad_()
+    expected = reference_focal_loss(exact, target, mode, avg_factor=9.0)
+    (expected_grad,) = torch.autograd.grad(expected, exact)
+    assert value.dtype == grad.dtype == torch.float32
+    torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad.double(), expected_grad, rtol=1e-5, atol=1e-9)

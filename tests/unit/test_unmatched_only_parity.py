@@ -5,15 +5,12 @@ the same inputs, whatever TAO release this test session runs against.
 """
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import set_mode
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-import testenv  # noqa: E402
+from harness import testenv
 
 CHILD = """
 import sys, torch
