@@ -43,7 +43,8 @@ def of(obj) -> Optional[CriterionState]:
 
 
 def set_contract(contract):
-    _contract[:] = [contract]
+    """Record ``contract``; None forgets it (the loss patch is undone)."""
+    _contract[:] = [] if contract is None else [contract]
 
 
 def contract() -> LossContract:

@@ -12,11 +12,9 @@ import sys
 
 from tao_sparse4d_fix import report, status, switches, versions
 from tao_sparse4d_fix.patches import ALL, COMPONENTS
-from tao_sparse4d_fix.status import UnsupportedTaoCode  # noqa: F401  (raised from here; its home is status)
+from tao_sparse4d_fix.status import UnsupportedTaoCode
 
 CRITERION_MODULE = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
-InvalidSwitch = switches.InvalidSwitch
-
 _hooks = {"installed": False, "enabled": False, "refusal": None, "disabled": frozenset()}
 
 
@@ -47,7 +45,7 @@ def install_refusal(message):
     _hooks["refusal"] = message
     _register_hooks()
     if CRITERION_MODULE in sys.modules:  # imported already: its hook will not fire again
-        raise InvalidSwitch(message)
+        raise switches.InvalidSwitch(message)
 
 
 def uninstall():
@@ -73,7 +71,7 @@ def _register_hooks():
 
 def _on_import(module):
     if _hooks["refusal"] and module.__name__ == CRITERION_MODULE:
-        raise InvalidSwitch(_hooks["refusal"])
+        raise switches.InvalidSwitch(_hooks["refusal"])
     if _hooks["enabled"]:
         patch_module(module)
 

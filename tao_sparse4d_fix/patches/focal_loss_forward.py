@@ -78,6 +78,10 @@ class FocalLossPatch(MethodPatch):
         if contract.wrapped:
             super().apply(module)
 
+    def revert(self, module):
+        criterion_state.set_contract(None)
+        super().revert(module)
+
 
 PATCH = FocalLossPatch(
     title="classification loss (background supervision)",
