@@ -11,6 +11,7 @@ import sys
 from tao_sparse4d_fix import _bootstrap, modes, switches, versions
 from tao_sparse4d_fix._version import __version__
 from tao_sparse4d_fix.patches import ALL, COMPONENTS
+from tao_sparse4d_fix.patches._base import inspect_target
 
 
 def _pth_path():
@@ -34,7 +35,7 @@ def _inspect_targets(disabled):
                     yield patch, patch.target(name), "UNKNOWN", f"cannot import: {error}"
                 continue
             found = True
-            recognition = patch.recognise(module)
+            recognition = inspect_target(patch, module)
             if recognition.known:
                 yield patch, patch.target(name), "ok", recognition.detail
             elif patch.component:

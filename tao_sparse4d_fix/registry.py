@@ -12,6 +12,7 @@ import sys
 
 from tao_sparse4d_fix import report, status, switches, versions
 from tao_sparse4d_fix.patches import ALL, COMPONENTS
+from tao_sparse4d_fix.patches._base import inspect_target
 from tao_sparse4d_fix.status import UnsupportedTaoCode
 
 CRITERION_MODULE = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
@@ -93,7 +94,7 @@ def patch_module(module):
         if patch.component in _hooks["disabled"]:
             row(False, f"switched off ({switches.DISABLE}={patch.component})")
             continue
-        recognition = patch.recognise(module)
+        recognition = inspect_target(patch, module)
         if recognition.known:
             plan.append((patch, recognition, row, recognition.detail))
         elif switches.forced():

@@ -34,6 +34,14 @@ def unrecognised(found):
     return f"unrecognised code (fingerprint {found})"
 
 
+def inspect_target(patch, module):
+    """``patch.recognise(module)``; a target that cannot be inspected (no source, say) is unrecognised."""
+    try:
+        return patch.recognise(module)
+    except Exception as error:
+        return Recognition(False, f"code that could not be inspected ({error!r})")
+
+
 @dataclass(frozen=True)
 class MethodPatch:
     """Wrap ``module.qualname`` with a wrapt function wrapper."""

@@ -147,3 +147,13 @@ def test_tao_errors_inside_a_side_patch_pass_through_unchanged(clean, decoder_mo
         decoder.decode(**dict(kwargs, box_preds=[None] * len(kwargs["box_preds"])))  # fails in TAO's code
     assert "warning" not in capsys.readouterr().err
     assert len(decoder.decode(**kwargs)[0]["scores_3d"]) == 40 * 4  # the patch still clamps topk
+
+
+def test_side_target_without_source_is_skipped_not_a_crash(clean, criterion, monkeypatch):
+    """A target whose source cannot be read (say, shipped as .pyc only) is unrecognised, not an error."""
+    function = eval("lambda self, pred, target, weight=None, avg_factor=None: pred.mean()")
+    monkeypatch.setattr(criterion.GaussianFocalLoss, "forward", function)
+    tao_sparse4d_fix.install()
+    row = row_of(nan_guard.PATCH)
+    assert not row.applied and row.why.startswith("code that could not be inspected (OSError(")
+    assert focal_loss_forward.PATCH.is_applied(criterion)
