@@ -92,6 +92,7 @@ def patch_module(module):
             status.record(status.PatchStatus(order, target, patch.title, patch.role, applied, why))
 
         if patch.component in _hooks["disabled"]:
+            patch.revert(module)  # applied by an earlier install without the switch
             row(False, f"switched off ({switches.DISABLE}={patch.component})")
             continue
         recognition = inspect_target(patch, module)

@@ -40,9 +40,11 @@ def test_component_names_are_the_side_patches():
 
 @pytest.mark.parametrize("name", sorted(SIDE))
 def test_disabled_component_is_not_applied_and_the_core_is(clean, criterion, decoder_module, name, monkeypatch):
-    monkeypatch.setenv(switches.DISABLE, name)
-    tao_sparse4d_fix.install()
     module = criterion if SIDE[name] is not decoder_decode.PATCH else decoder_module
+    tao_sparse4d_fix.install()
+    assert SIDE[name].is_applied(module)
+    monkeypatch.setenv(switches.DISABLE, name)
+    tao_sparse4d_fix.install()  # installing again with the switch undoes it
     assert not SIDE[name].is_applied(module)
     row = row_of(SIDE[name])
     assert (row.role, row.applied, row.why) == ("side", False, f"switched off ({switches.DISABLE}={name})")
