@@ -28,8 +28,7 @@ LAST = 10  # steps averaged for the closing numbers
 
 
 def scalars(results_dir):
-    sys.path.insert(0, str(evidence.REPO / "harness"))
-    import read_logs
+    from harness import read_logs
 
     return {key: dict(points) for key, points in read_logs.read_scalars(results_dir, "bgsup/").items()}
 

@@ -42,9 +42,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
-sys.path.insert(0, str(REPO / "harness"))
-import testenv  # noqa: E402
-import tiny  # noqa: E402
+sys.path.insert(0, str(REPO))  # run as a script: the repository root holds the harness package
+from harness import testenv, tiny  # noqa: E402
 
 TAO = "6.25.11"
 MODE_KEY = "model.head.loss.cls.background_supervision"
@@ -112,13 +111,13 @@ def metrics_venv():
     return venv / "bin" / "python"
 
 
-def harness(cmd, log_path=None, extra_env=None):
+def harness(cmd, log_path=None, extra_env=None, cwd=None):
     """Run ``cmd`` in the harness env with one intra-op thread (runs are scheduled side by side)."""
     env = testenv.tao_env(TAO)
     env["OMP_NUM_THREADS"] = "1"
     env.update(extra_env or {})
     if log_path is None:
-        return subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+        return subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, cwd=cwd)
     with open(log_path, "w") as fh:
         done = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
     if done.returncode:
@@ -130,9 +129,9 @@ def generate(out, seed, scenes, frames, cfg):
     kwargs = dict(seed=seed, scenes=scenes, frames=frames, cameras=cfg["cameras"], width=cfg["width"],
                   height=cfg["height"], objects=list(cfg["objects"]), num_anchors=cfg["anchors"], ground=cfg["ground"],
                   area=cfg["area"], camera_radius=cfg["camera_radius"], camera_height=cfg["camera_height"])
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import synthetic_data; "
-            "synthetic_data.generate(sys.argv[2], **json.loads(sys.argv[3]))")
-    harness(["python", "-c", code, str(REPO / "harness"), str(out), json.dumps(kwargs)])
+    code = ("import json, sys; from harness import synthetic_data; "
+            "synthetic_data.generate(sys.argv[1], **json.loads(sys.argv[2]))")
+    harness(["python", "-c", code, str(out), json.dumps(kwargs)], cwd=REPO)
 
 
 def model_overrides(cfg):

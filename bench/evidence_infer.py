@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "harness"))
+sys.path.insert(0, str(REPO))  # run as a script: the repository root holds the harness package
 
 
 def load_config(results_dir, heldout):
@@ -101,7 +101,7 @@ def run_arm(name, results_dir, heldout, out_dir):
 
 
 def dump_scalars(name, results_dir, out_dir):
-    import read_logs
+    from harness import read_logs
 
     scalars = read_logs.read_scalars(results_dir)
     # wall-clock time of each logged training step (step time without process start-up)

@@ -13,11 +13,11 @@ tmp=$(mktemp -d)
 run() { python3 harness/testenv.py run --tao 6.25.11 -- "$@"; }
 
 python3 harness/testenv.py ensure --tao 6.25.11 >/dev/null
-venv_python=$(python3 -c 'import sys; sys.path.insert(0, "harness"); import testenv; print(testenv.venv_dir() / "bin" / "python")')
+venv_python=$(python3 -c 'from harness import testenv; print(testenv.venv_dir() / "bin" / "python")')
 base_python=$("$venv_python" -c 'import sys; print(sys._base_executable)')
 python3 bench/startup.py --python "$base_python" --out "$tmp/startup.md" "${quick[@]}"
 run python bench/loss.py --clock cpu --out "$tmp/loss.md" "${quick[@]}"
-run python bench/train_step.py --out "$tmp/train_step.md" "${quick[@]}"
+run python -m bench.train_step --out "$tmp/train_step.md" "${quick[@]}"
 
 mkdir -p "$(dirname "$out")"
 {

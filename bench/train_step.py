@@ -8,20 +8,18 @@ round so machine noise hits both alike. Step time is the gap between the wall
 times TensorBoard recorded for consecutive steps' ``loss`` scalar, skipping the
 first ``--warmup`` steps of every run.
 
-    python3 harness/testenv.py run --tao 6.25.11 -- python bench/train_step.py [--rounds 3] [--steps 12] [--quick] [--out FILE]
+    python3 harness/testenv.py run --tao 6.25.11 -- python -m bench.train_step [--rounds 3] [--steps 12] [--quick] [--out FILE]
 """
 import argparse
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HARNESS = Path(__file__).resolve().parents[1] / "harness"
-sys.path.insert(0, str(HARNESS))
-import testenv  # noqa: E402
-import tiny  # noqa: E402
+from harness import testenv, tiny
+
+HARNESS = testenv.HARNESS
 
 TAO = "6.25.11"
 ARMS = {"stock": None, "fixed": "1"}

@@ -7,7 +7,7 @@ reused between runs and rebuilt when its inputs change:
     python3 harness/testenv.py ensure [--tao V ...|--tao all] [--no-plugin]
     python3 harness/testenv.py run --tao 6.25.11 -- sparse4d train -e spec.yaml
 
-Layout under ``$TAO_SPARSE4D_FIX_CACHE`` (default ~/.cache/tao-sparse4d-fix):
+Layout under ``$TSF_TEST_CACHE`` (default ~/.cache/tao-sparse4d-fix):
 
 * ``venv`` (-> ``venv-<key>/``): Python 3.11 venv with CPU torch and TAO's
   runtime imports (requirements*.txt, pinned by constraints.txt); rebuilt when
@@ -39,7 +39,7 @@ REPO = HARNESS.parent
 SITE_DIR = HARNESS / "site"  # sitecustomize + tao_cpu_testonly, first on PYTHONPATH
 PLUGIN_PACKAGE = "tao_sparse4d_fix"
 # The venv's interpreter: 3.11 (torch 2.13.0's CPU wheel here is cp311).
-PYTHON = os.environ.get("TAO_SPARSE4D_FIX_PYTHON") or (sys.executable if sys.version_info[:2] == (3, 11) else "python3.11")
+PYTHON = os.environ.get("TSF_TEST_PYTHON") or (sys.executable if sys.version_info[:2] == (3, 11) else "python3.11")
 
 ALL_TAO = ["6.25.7.0.2", "6.25.9", "6.25.10", "6.25.11", "6.26.3", "7.0.0", "7.0.1", "7.1.0", "7.2.0", "7.3.0"]
 DEFAULT_TAO = ["6.25.11", "7.2.0", "7.3.0"]
@@ -61,7 +61,7 @@ RUN_ENV = {
 
 
 def cache_root():
-    return Path(os.environ.get("TAO_SPARSE4D_FIX_CACHE", Path.home() / ".cache" / "tao-sparse4d-fix"))
+    return Path(os.environ.get("TSF_TEST_CACHE", Path.home() / ".cache" / "tao-sparse4d-fix"))
 
 
 def venv_dir():

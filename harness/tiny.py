@@ -17,13 +17,14 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from string import Template
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import testenv  # noqa: E402
+if __package__:  # imported as harness.tiny
+    from harness import testenv
+else:  # run as a script: its own directory is on sys.path
+    import testenv
 
 SPEC_TEMPLATE = testenv.HARNESS / "specs" / "tiny_train.yaml"
 BACKBONE_NAME = "resnet101_calibrated_bn_v1_seed0.pth"  # bump the version when the recipe changes

@@ -3,7 +3,7 @@
 Installed by pip with a ``.pth`` hook; switched on by ``TAO_SPARSE4D_FIX=1``.
 ``install()``/``uninstall()`` do the same by hand (for notebooks and tests).
 """
-__version__ = "0.1.0"
+from tao_sparse4d_fix._version import __version__
 
 
 def install():

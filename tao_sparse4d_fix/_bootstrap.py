@@ -6,24 +6,11 @@ The sentinel installs the real (wrapt) post-import hooks the first time a TAO
 package is imported, so torch, numpy, wrapt and TAO itself are never imported
 at start-up, and a process that never touches TAO never pays for the plugin.
 """
-import os
 import sys
 
-ENV_VAR = "TAO_SPARSE4D_FIX"
-ON_VALUES = ("1", "true", "on")
-OFF_VALUES = ("", "0", "false", "off")
+from tao_sparse4d_fix import switches
+
 TAO_PACKAGES = ("nvidia_tao_pytorch", "nvidia_tao_core")
-
-
-def read_switch(environ=None):
-    """Classify ``TAO_SPARSE4D_FIX`` as ``"on"``, ``"off"`` or ``"invalid"``."""
-    raw = (os.environ if environ is None else environ).get(ENV_VAR, "")
-    value = raw.strip().lower()
-    if value in OFF_VALUES:
-        return "off", raw
-    if value in ON_VALUES:
-        return "on", raw
-    return "invalid", raw
 
 
 class _FirstTaoImport:
@@ -52,13 +39,13 @@ def _install(state, raw):
     if state == "on":
         registry.install()
     else:
-        registry.install_refusal(raw)
+        registry.install_refusal(switches.invalid_enable_message(raw))
 
 
 def activate(environ=None):
     """Arm the plugin according to the environment; never raises."""
     try:
-        state, raw = read_switch(environ)
+        state, raw = switches.read_enable(environ)
         if state == "off":
             return
         if any(name in sys.modules for name in TAO_PACKAGES):

@@ -19,7 +19,7 @@ import tempfile
 from importlib import metadata
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import _bootstrap, mounts
+from tao_sparse4d_fix import mounts, switches
 from tao_sparse4d_fix.userfiles import Backups, MalformedFile, render_json
 
 DISTRIBUTION = "tao-sparse4d-fix"
@@ -66,7 +66,7 @@ def run(args):
         return 1
     entries = mount_entries(directory, site_packages, args.mount_point)
     print(f"built {directory} for Python {version}. Add these two entries to \"Mounts\" in {mounts_path}, "
-          f"and {{\"variable\": \"{_bootstrap.ENV_VAR}\", \"value\": \"1\"}} to \"Envs\":")
+          f"and {{\"variable\": \"{switches.ENABLE}\", \"value\": \"1\"}} to \"Envs\":")
     print(json.dumps(entries, indent=4))
     if args.write_mounts:
         merged = mounts.with_mounts(mounts_data, entries)
@@ -95,9 +95,9 @@ def mount_entries(directory, site_packages, mount_point):
 
 def startup_line(mount_point):
     """The bundle's ``.pth`` line: append ``mount_point`` when the switch is not off, then the usual line."""
-    append = (f"import sys\nif os.environ['{_bootstrap.ENV_VAR}'].strip().lower() not in {_bootstrap.OFF_VALUES!r} "
+    append = (f"import sys\nif os.environ['{switches.ENABLE}'].strip().lower() not in {switches.OFF_VALUES!r} "
               f"and {mount_point!r} not in sys.path:\n sys.path.append({mount_point!r})")
-    return (f"import os; exec({append!r}) if os.environ.get({_bootstrap.ENV_VAR!r}) else None; "
+    return (f"import os; exec({append!r}) if os.environ.get({switches.ENABLE!r}) else None; "
             f"{_usual_line()}")
 
 

@@ -8,9 +8,10 @@ import importlib
 import os
 import sys
 
-from tao_sparse4d_fix import __version__, _bootstrap, modes, registry, versions
-from tao_sparse4d_fix import delivery
-from tao_sparse4d_fix.patches import ALL
+from tao_sparse4d_fix import _bootstrap, delivery, modes, switches, versions
+from tao_sparse4d_fix._version import __version__
+from tao_sparse4d_fix.patches import ALL, COMPONENTS
+from tao_sparse4d_fix.patches._base import inspect_target
 
 
 def _pth_path():
@@ -19,64 +20,62 @@ def _pth_path():
     return path if os.path.isfile(path) else None
 
 
-def _inspect_targets():
-    """Yield (target, ok, detail) for every patch target this TAO provides."""
+def _inspect_targets(disabled):
+    """Yield (patch, target, verdict, detail); verdict ok, off, skipped or UNKNOWN."""
     for patch in ALL:
         found = False
         for name in patch.modules:
+            if patch.component in disabled:
+                yield patch, patch.target(name), "off", f"switched off by {switches.DISABLE}"
+                break
             try:
                 module = importlib.import_module(name)
             except ImportError as error:
                 if name == patch.modules[-1] and not found:
-                    yield patch.target(name), False, f"cannot import: {error}"
+                    yield patch, patch.target(name), "UNKNOWN", f"cannot import: {error}"
                 continue
             found = True
-            recognition = patch.recognise(module)
-            yield patch.target(name), recognition.known, recognition.detail
-
-
-def spec_mode(spec_path, overrides):
-    """(mode, source) a run of ``spec_path`` with ``overrides`` would select."""
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") == modes.CONFIG_KEY:
-            return modes.validate(value), "override"
-    if spec_path:
-        import yaml
-
-        with open(spec_path) as handle:
-            node = yaml.safe_load(handle) or {}
-        for part in modes.CONFIG_KEY.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None:
-            return modes.validate(node), "spec"
-    return modes.DEFAULT, "default"
+            recognition = inspect_target(patch, module)
+            if recognition.known:
+                yield patch, patch.target(name), "ok", recognition.detail
+            elif patch.component:
+                yield patch, patch.target(name), "skipped", f"{recognition.detail}; would be skipped"
+            else:
+                yield patch, patch.target(name), "UNKNOWN", recognition.detail
 
 
 def run(spec_path=None, overrides=()):
     _bootstrap._remove_sentinel()  # inspect, do not patch
     problems = []
-    state, raw = _bootstrap.read_switch()
+    state, raw = switches.read_enable()
     print(f"tao-sparse4d-fix {__version__} at {os.path.dirname(os.path.abspath(__file__))}")
     print(f"  start-up hook: {_pth_path() or 'MISSING (editable install?): the fix will not load by itself'}")
     print(f"  python: {sys.executable} ({sys.version.split()[0]})")
-    print(f"  {_bootstrap.ENV_VAR}={raw!r}: {state}")
+    print(f"  {switches.ENABLE}={raw!r}: {state}")
     if state == "invalid":
-        problems.append(f"{_bootstrap.ENV_VAR}={raw!r} is not valid: use 1/true/on or 0/false/off")
+        problems.append(f"{switches.ENABLE}={raw!r} is not valid: use 1/true/on or 0/false/off")
     if state == "off":
         print("  the plugin is inert here: TAO trains with its stock loss")
-    if registry.forced():
-        print(f"  {registry.FORCE_VAR} is set: unrecognised targets would be patched anyway")
+    try:
+        disabled = switches.disabled_components(COMPONENTS)
+        print(f"  side components switched off ({switches.DISABLE}): {', '.join(sorted(disabled)) or 'none'}"
+              f" (names: {', '.join(COMPONENTS)})")
+    except switches.InvalidSwitch as error:
+        disabled = frozenset()
+        problems.append(str(error))
+    if switches.forced():
+        print(f"  {switches.FORCE} is set: unrecognised targets would be patched anyway")
     for distribution in versions.TAO_DISTRIBUTIONS:
         print(f"  {distribution}: {versions.installed(distribution) or 'not installed'}")
     problems.extend(delivery.report(state))
-    print("targets:")
-    for target, ok, detail in _inspect_targets():
-        print(f"  [{'ok' if ok else 'UNKNOWN'}] {target}: {detail}")
-        if not ok and state == "on" and not registry.forced():
+    print("targets (core: the fix, all or nothing; side: each on its own):")
+    for patch, target, verdict, detail in _inspect_targets(disabled):
+        print(f"  [{verdict}] {patch.role} {target}: {detail}")
+        if verdict == "UNKNOWN" and state == "on" and not switches.forced():
             problems.append(f"{target}: {detail}")
     try:
-        mode, source = spec_mode(spec_path, overrides)
+        value, source = modes.from_spec(spec_path, overrides)
+        mode = modes.DEFAULT if value is None else modes.validate(value)
         label = spec_path or "a spec without the key"
         print(f"background_supervision for {label}: {mode} (from {source})")
         if state != "on" and source in ("spec", "override"):

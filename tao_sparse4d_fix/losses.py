@@ -39,11 +39,11 @@ never the result of a cancellation, so this is as accurate as
 
 ``dz/dx`` and ``a_t`` depend only on the row's label, so they are looked up
 per row from a small table (``_label_table``) instead of being built from
-comparisons. ``unmatched_only`` is the same table with ``a_t = 0`` on the rows
-it ignores, so both modes cost the same.
+comparisons. A row kind a mode does not supervise (``modes.BACKGROUND_ROWS``)
+has ``a_t = 0`` in the table, so every mode costs the same.
 
-Under CUDA autocast the loss is computed in float32, as
-``binary_cross_entropy_with_logits`` and ``pow`` are in the stock code.
+Under autocast, on any device, the loss is computed in float32 and returned in
+float32, as the stock code's ``binary_cross_entropy_with_logits`` is.
 """
 import functools
 
@@ -51,30 +51,36 @@ import torch
 
 from tao_sparse4d_fix import modes
 
-try:  # torch >= 2.4
-    _custom_fwd = torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
-except AttributeError:  # pragma: no cover - older torch
-    _custom_fwd = torch.cuda.amp.custom_fwd(cast_inputs=torch.float32)
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _table_row(target, num_classes):
+    """Row of ``_label_table`` per label: 0 below 0, 1..C for the classes, C + 1 for C, C + 2 above."""
+    return (target + 1).clamp_(0, num_classes + 2)
+
+
+def _row_kinds(num_classes):
+    """The background kind of each table row (None for the class rows)."""
+    return [modes.NEGATIVE] + [None] * num_classes + [modes.UNMATCHED, modes.NEGATIVE]
 
 
 @functools.lru_cache(maxsize=32)
-def _label_table(num_classes, alpha, ignore_negative_labels, dtype, device):
+def _label_table(num_classes, alpha, background, dtype, device):
     """``dz/dx``, ``a_t`` and their product for every (label, class): a (3, C + 3, C) tensor.
 
-    Row ``clamp(label + 1, 0, C + 2)``: 0 for negative labels, 1..C for the
-    classes, C + 1 for ``C``, C + 2 for anything larger. Only a class row has a
-    positive element (``dz/dx = -1``, ``a_t = alpha``); every other element is a
-    negative (``+1``, ``1 - alpha``). ``ignore_negative_labels``
-    (``unmatched_only``) sets ``a_t = 0`` on the rows of labels outside ``[0, C]``.
+    Rows as ``_table_row``. Only a class row has a positive element
+    (``dz/dx = -1``, ``a_t = alpha``); every other element is a negative
+    (``+1``, ``1 - alpha``). Rows of a background kind not in ``background``
+    get ``a_t = 0``: no loss, no gradient.
     """
     rows = num_classes + 3
     sign = torch.ones(rows, num_classes, dtype=dtype, device=device)
     sign[1 : num_classes + 1].fill_diagonal_(-1)
     a_t = torch.full((rows, num_classes), 1 - alpha, dtype=dtype, device=device)
     a_t[1 : num_classes + 1].fill_diagonal_(alpha)
-    if ignore_negative_labels:
-        a_t[0] = 0
-        a_t[num_classes + 2] = 0
+    for row, kind in enumerate(_row_kinds(num_classes)):
+        if kind is not None and kind not in background:
+            a_t[row] = 0
     return torch.stack([sign, a_t, a_t * sign])
 
 
@@ -88,11 +94,10 @@ class _SigmoidFocal(torch.autograd.Function):
     """
 
     @staticmethod
-    @_custom_fwd
-    def forward(ctx, pred, target, alpha, gamma, ignore_negative_labels, reduce_sum, divisor):
+    def forward(ctx, pred, target, alpha, gamma, background, reduce_sum, divisor):
         num_classes = pred.size(1)
-        table = _label_table(num_classes, alpha, ignore_negative_labels, pred.dtype, pred.device)
-        row = (target + 1).clamp_(0, num_classes + 2)
+        table = _label_table(num_classes, alpha, background, pred.dtype, pred.device)
+        row = _table_row(target, num_classes)
         sign, a_t, a_t_sign = table.index_select(1, row)  # each (N, C): dz/dx, a_t, a_t * dz/dx
 
         # In place wherever a value is dead: fewer fresh (N, C) buffers.
@@ -121,7 +126,7 @@ class _SigmoidFocal(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
-        # One multiply, unaffected by autocast: no custom_bwd needed.
+        # One multiply of float32 tensors: autocast does not touch it.
         grad, *saved_divisor = ctx.saved_tensors
         divisor = saved_divisor[0] if saved_divisor else ctx.divisor
         if divisor is not None:
@@ -129,11 +134,23 @@ class _SigmoidFocal(torch.autograd.Function):
         return grad * grad_output, None, None, None, None, None, None
 
 
+@functools.lru_cache(maxsize=32)
+def _row_counts(num_classes, background, device):
+    """Per table row: 1.0 if a loss supervising ``background`` counts it, else 0.0."""
+    counted = [kind is None or kind in background for kind in _row_kinds(num_classes)]
+    return torch.tensor(counted, dtype=torch.float32, device=device)
+
+
+def supervised_rows(target, num_classes, background):
+    """1.0 for each row a loss supervising the kinds in ``background`` counts, else 0.0."""
+    return _row_counts(num_classes, background, target.device)[_table_row(target, num_classes)]
+
+
 def sigmoid_focal_loss(
     pred,
     target,
     *,
-    mode,
+    background,
     alpha,
     gamma,
     weight=None,
@@ -142,45 +159,35 @@ def sigmoid_focal_loss(
 ):
     """Focal loss over ``pred`` (N, C) logits and ``target`` (N,) labels.
 
-    ``mode`` is ``corrected`` (every row supervised) or ``unmatched_only``
-    (rows labelled ``C`` are background, negative labels are ignored).
+    Rows labelled with a class always count; ``background`` (a frozenset of
+    ``modes.BACKGROUND_KINDS``) says which other rows count, as all-negative rows.
     """
-    if mode not in (modes.CORRECTED, modes.UNMATCHED_ONLY):
-        raise ValueError(f"sigmoid_focal_loss has no mode {mode!r}")
-    ignore_negative_labels = mode == modes.UNMATCHED_ONLY
-    num_classes = pred.size(1)
+    device_type = pred.device.type
+    if torch.is_autocast_enabled(device_type):
+        with torch.autocast(device_type, enabled=False):
+            if pred.dtype in LOW_PRECISION:
+                pred = pred.float()
+            return sigmoid_focal_loss(pred, target, background=background, alpha=alpha, gamma=gamma,
+                                      weight=weight, avg_factor=avg_factor, reduction=reduction)
 
-    def supervised_elements():
-        """What ``mean`` divides by without ``avg_factor``: every element, or the rows kept."""
-        if not ignore_negative_labels:
-            return None
-        row_kept = ((target >= 0) & (target <= num_classes)).to(pred.dtype)
-        return (row_kept.sum() * num_classes).clamp_min(1)
-
-    if weight is None and reduction in ("mean", "sum"):
-        # The common case (TAO never passes a weight): sum and divide inside the Function.
-        divisor = None
-        if reduction == "mean":
-            divisor = avg_factor if avg_factor is not None else supervised_elements()
-            if divisor is None:
+    divisor = None
+    if reduction == "mean":
+        divisor = avg_factor
+        if divisor is None:  # the mean over the supervised elements
+            if background == modes.BACKGROUND_ROWS[modes.CORRECTED]:
                 divisor = pred.numel()
+            else:
+                divisor = (supervised_rows(target, pred.size(1), background).sum() * pred.size(1)).clamp_min(1)
+    if weight is None and reduction != "none":
+        # The common case (TAO never passes a weight): sum and divide inside the Function.
         if isinstance(divisor, torch.Tensor) and divisor.requires_grad:
-            total = _SigmoidFocal.apply(pred, target, alpha, gamma, ignore_negative_labels, True, None)
-            return total / divisor
-        return _SigmoidFocal.apply(pred, target, alpha, gamma, ignore_negative_labels, True, divisor)
+            return _SigmoidFocal.apply(pred, target, alpha, gamma, background, True, None) / divisor
+        return _SigmoidFocal.apply(pred, target, alpha, gamma, background, True, divisor)
 
-    loss = _SigmoidFocal.apply(pred, target, alpha, gamma, ignore_negative_labels, False, None)
+    loss = _SigmoidFocal.apply(pred, target, alpha, gamma, background, False, None)
     if weight is not None:
         weight = weight.float()
         loss = loss * (weight.unsqueeze(1) if weight.dim() == 1 else weight)
-
-    if reduction == "mean":
-        if avg_factor is not None:
-            return loss.sum() / avg_factor
-        divisor = supervised_elements()
-        if divisor is not None:
-            return loss.sum() / divisor
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
+    if reduction == "none":
+        return loss
+    return loss.sum() if divisor is None else loss.sum() / divisor

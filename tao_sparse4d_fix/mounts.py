@@ -9,7 +9,7 @@ and their order.
 import copy
 import os
 
-from tao_sparse4d_fix._bootstrap import ENV_VAR
+from tao_sparse4d_fix.switches import ENABLE as ENV_VAR
 from tao_sparse4d_fix.userfiles import MalformedFile, read_json_object
 
 DEFAULT_PATH = "~/.tao_mounts.json"

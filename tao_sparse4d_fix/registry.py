@@ -1,43 +1,22 @@
-"""Registers the post-import hooks and applies every patch of a TAO module.
+"""Registers the post-import hooks and applies the patches of each TAO module.
 
-A module is patched all or nothing: if one of its targets holds code the patch
-does not recognise, the patches already applied to it are undone and the import
-fails with a message naming the TAO version, the target and what was expected,
-so training never starts with half a fix.
+Core patches (the spec key, the loss, and the criterion that carries the mode
+between them) apply together or not at all: if one finds code it does not
+recognise, nothing in its module is patched and the import fails with a message
+naming the TAO version, the target and what was expected, so training never
+starts with half a fix. Side patches (decoder, NaN guard, diagnostics) stand
+alone: one switched off by ``TAO_SPARSE4D_FIX_DISABLE``, or finding unknown
+code, is skipped with a status row and one warning line.
 """
-import os
 import sys
-from dataclasses import dataclass
 
-from tao_sparse4d_fix import versions
-from tao_sparse4d_fix.patches import ALL
+from tao_sparse4d_fix import report, status, switches, versions
+from tao_sparse4d_fix.patches import ALL, COMPONENTS
+from tao_sparse4d_fix.patches._base import inspect_target
+from tao_sparse4d_fix.status import UnsupportedTaoCode
 
-FORCE_VAR = "TAO_SPARSE4D_FIX_FORCE"
 CRITERION_MODULE = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
-
-
-class UnsupportedTaoCode(ImportError):
-    """A patch target holds code this version of the plugin does not know."""
-
-
-class InvalidSwitch(ImportError):
-    """``TAO_SPARSE4D_FIX`` holds a value that is neither on nor off."""
-
-
-@dataclass(frozen=True)
-class PatchStatus:
-    target: str
-    title: str
-    applied: bool
-    why: str
-
-
-_state = {"installed": False, "enabled": False, "refusal": None}
-_status = {}
-
-
-def forced():
-    return os.environ.get(FORCE_VAR, "").strip().lower() in ("1", "true", "on")
+_hooks = {"installed": False, "enabled": False, "refusal": None, "disabled": frozenset()}
 
 
 def module_names():
@@ -46,87 +25,105 @@ def module_names():
 
 def install():
     """Patch TAO's modules as they are imported (at once if already imported)."""
-    _state["enabled"] = True
-    if _state["installed"]:  # hooks already fired for imported modules: re-patch them
+    try:
+        _hooks["disabled"] = switches.disabled_components(COMPONENTS)
+    except switches.InvalidSwitch as error:
+        install_refusal(str(error))
+        return
+    _hooks["enabled"] = True
+    _hooks["refusal"] = None
+    for order, patch in enumerate(ALL):
+        status.record(status.PatchStatus(order, patch.target(), patch.title, patch.role, False, status.NOT_IMPORTED))
+    if _hooks["installed"]:  # hooks already fired for imported modules: re-patch them
         for name in module_names():
             if name in sys.modules:
                 patch_module(sys.modules[name])
     _register_hooks()
 
 
-def install_refusal(raw_value):
-    """Make TAO's criterion import fail, naming the bad ``TAO_SPARSE4D_FIX``."""
-    _state["refusal"] = (
-        f"tao-sparse4d-fix: TAO_SPARSE4D_FIX={raw_value!r} is not a valid value. "
-        "Use 1, true or on to enable the fix; 0, false, off or unset to disable it."
-    )
+def install_refusal(message):
+    """Make TAO's criterion import fail with ``message`` (a bad switch value)."""
+    _hooks["refusal"] = message
     _register_hooks()
+    if CRITERION_MODULE in sys.modules:  # imported already: its hook will not fire again
+        raise switches.InvalidSwitch(message)
 
 
 def uninstall():
     """Undo every applied patch and stop patching modules imported later."""
-    _state["enabled"] = False
-    _state["refusal"] = None
+    _hooks["enabled"] = False
+    _hooks["refusal"] = None
     for name in module_names():
         if name in sys.modules:
-            for patch in _patches_for(name):
+            for _, patch in _patches_for(name):
                 patch.revert(sys.modules[name])
-    _status.clear()
-
-
-def statuses():
-    """One row per target: applied, or why not (including not imported yet)."""
-    rows = []
-    for patch in ALL:
-        imported = [name for name in patch.modules if name in sys.modules]
-        for name in imported or patch.modules[:1]:
-            target = patch.target(name)
-            rows.append(_status.get(target) or PatchStatus(target, patch.title, False, "module not imported yet"))
-    return rows
+    status.clear()
 
 
 def _register_hooks():
-    if _state["installed"]:
+    if _hooks["installed"]:
         return
     import wrapt
 
     for name in module_names():
         wrapt.register_post_import_hook(_on_import, name)
-    _state["installed"] = True
+    _hooks["installed"] = True
 
 
 def _on_import(module):
-    if _state["refusal"] and module.__name__ == CRITERION_MODULE:
-        raise InvalidSwitch(_state["refusal"])
-    if _state["enabled"]:
+    if _hooks["refusal"] and module.__name__ == CRITERION_MODULE:
+        raise switches.InvalidSwitch(_hooks["refusal"])
+    if _hooks["enabled"]:
         patch_module(module)
 
 
 def _patches_for(module_name):
-    return [patch for patch in ALL if module_name in patch.modules]
+    return [(order, patch) for order, patch in enumerate(ALL) if module_name in patch.modules]
 
 
 def patch_module(module):
-    """Apply every patch that targets ``module``, or none of them."""
-    applied = []
-    for patch in _patches_for(module.__name__):
-        target = patch.target(module.__name__)
-        recognition = patch.recognise(module)
-        if not recognition.known and not forced():
-            for done in applied:
-                done.revert(module)
-                _status[done.target(module.__name__)] = PatchStatus(
-                    done.target(module.__name__), done.title, False, f"rolled back: {target} unrecognised"
-                )
-            _status[target] = PatchStatus(target, patch.title, False, recognition.detail)
+    """Apply the core patches of ``module`` all or none, and each side patch on its own."""
+    name = module.__name__
+    plan = []
+    for order, patch in _patches_for(name):
+        target = patch.target(name)
+
+        def row(applied, why, order=order, patch=patch, target=target):
+            status.record(status.PatchStatus(order, target, patch.title, patch.role, applied, why))
+
+        if patch.component in _hooks["disabled"]:
+            patch.revert(module)  # applied by an earlier install without the switch
+            row(False, f"switched off ({switches.DISABLE}={patch.component})")
+            continue
+        recognition = inspect_target(patch, module)
+        if recognition.known:
+            plan.append((patch, recognition, row, recognition.detail))
+        elif switches.forced():
+            plan.append((patch, recognition, row, f"forced ({switches.FORCE}=1) over {recognition.detail}"))
+        elif patch.component:
+            row(False, f"{recognition.detail}; skipped")
+            report.warn(f"{target} holds {recognition.detail} in nvidia-tao-pytorch {versions.tao_version()}: "
+                        f"its side patch ({patch.component}) is skipped; the core fix is unaffected")
+        else:
+            row(False, recognition.detail)
+            for _, other in _patches_for(name):
+                other.revert(module)
             raise UnsupportedTaoCode(
                 f"tao-sparse4d-fix: cannot patch {target} in nvidia-tao-pytorch "
                 f"{versions.tao_version()}: {recognition.detail}; expected {patch.expected()}. "
                 "Nothing in this module was patched, and the run is stopped so that it "
                 "does not train without the fix. Upgrade tao-sparse4d-fix, unset "
-                f"TAO_SPARSE4D_FIX to run stock TAO, or set {FORCE_VAR}=1 to patch anyway."
+                f"TAO_SPARSE4D_FIX to run stock TAO, or set {switches.FORCE}=1 to patch anyway."
             )
-        patch.apply(module)
-        why = recognition.detail if recognition.known else f"forced ({FORCE_VAR}=1) over {recognition.detail}"
-        _status[target] = PatchStatus(target, patch.title, True, why)
-        applied.append(patch)
+    for patch, recognition, row, why in plan:
+        try:
+            patch.apply(module, recognition)
+        except Exception as error:
+            if not patch.component:  # roll the module back: no half fix
+                for _, other in _patches_for(name):
+                    other.revert(module)
+                raise
+            row(False, f"failed to apply ({error!r}); skipped")
+            report.warn(f"{patch.target(name)}: its side patch ({patch.component}) failed to apply: {error!r}")
+            continue
+        row(patch.is_applied(module), why)

@@ -3,7 +3,7 @@
 #
 #   bash tests/run.sh                       # CI set: TAO 6.25.11, 7.2.0, 7.3.0
 #   TAO_VERSIONS=all bash tests/run.sh      # every release that ships Sparse4D
-#   TAO_SPARSE4D_FIX_SKIP_E2E=1 ...         # unit + start-up only (a faster inner loop)
+#   TSF_TEST_SKIP_E2E=1 ...         # unit + start-up only (a faster inner loop)
 #
 # Builds (or reuses) the cached CPU environment with the real TAO wheels from
 # the registry, installs the plugin non-editably, then runs: the start-up tests
@@ -16,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 versions=${TAO_VERSIONS:-6.25.11 7.2.0 7.3.0}
 if [ "$versions" = all ]; then
-  versions=$(python3 -c 'import sys; sys.path.insert(0, "harness"); import testenv; print(*testenv.ALL_TAO)')
+  versions=$(python3 -c 'from harness import testenv; print(*testenv.ALL_TAO)')
 fi
 # 7.3.0 is always built: unmatched_only is checked against its own FocalLoss.
 python3 harness/testenv.py ensure --tao $versions 7.3.0 | tail -n +1 >/dev/null || { echo "environment build failed"; exit 1; }
@@ -27,17 +27,17 @@ step() {
   shift
   "$@" || failed+=("$*")
 }
-venv_python="${TAO_SPARSE4D_FIX_CACHE:-$HOME/.cache/tao-sparse4d-fix}/venv/bin/python"
+venv_python="${TSF_TEST_CACHE:-$HOME/.cache/tao-sparse4d-fix}/venv/bin/python"
 
 step "start-up tests, Python 3.11" "$venv_python" -m pytest -q -p no:cacheprovider tests/startup
 step "start-up tests, Python 3.12" bash tests/startup/run_py312.sh -q
 step "TAO launcher and bundle tests (host venv: nvidia-tao 6.26.3, no torch)" \
   "$venv_python" -m pytest -q -p no:cacheprovider tests/launcher
 for version in $versions; do
-  step "unit tests, TAO $version" env TAO_SPARSE4D_FIX_TEST_TAO="$version" \
+  step "unit tests, TAO $version" env TSF_TEST_TAO="$version" \
     python3 harness/testenv.py run --tao "$version" -- python -m pytest -q -p no:cacheprovider tests/unit tests/harness
 done
-if [ -z "${TAO_SPARSE4D_FIX_SKIP_E2E:-}" ]; then
+if [ -z "${TSF_TEST_SKIP_E2E:-}" ]; then
   step "end-to-end tests, TAO 6.25.11" \
     python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -p no:cacheprovider -m e2e tests/e2e
   step "evidence benchmark: validity labels and the quick mode, TAO 6.25.11" \

@@ -1,18 +1,24 @@
-"""One module per patched TAO target; ``ALL`` is the order they are listed in."""
+"""One module per patched TAO target, named after the target and its job.
+
+``ALL`` is the order they are applied and listed in. Core patches (no
+``component``) are the fix itself; side patches each have a component name
+that ``TAO_SPARSE4D_FIX_DISABLE`` can switch off.
+"""
 from tao_sparse4d_fix.patches import (
-    criterion_diagnostics,
-    decoder,
-    focal_loss,
-    loss_schema,
-    set_criterion,
-    yawness_loss,
+    criterion_forward_diagnostics,
+    criterion_init,
+    decoder_decode,
+    focal_loss_forward,
+    nan_guard,
+    schema_field,
 )
 
 ALL = (
-    loss_schema.PATCH,
-    focal_loss.PATCH,
-    set_criterion.PATCH,
-    criterion_diagnostics.PATCH,
-    yawness_loss.PATCH,
-    decoder.PATCH,
+    schema_field.PATCH,
+    focal_loss_forward.PATCH,
+    criterion_init.PATCH,
+    criterion_forward_diagnostics.PATCH,
+    nan_guard.PATCH,
+    decoder_decode.PATCH,
 )
+COMPONENTS = tuple(patch.component for patch in ALL if patch.component)

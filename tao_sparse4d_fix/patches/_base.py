@@ -1,14 +1,21 @@
 """What every patch declares, and the generic way to wrap one TAO method.
 
 A patch names its target, the TAO releases whose code it knows (by
-fingerprint), how to recognise that code, and how to apply and undo itself, in
-the spirit of OpenTelemetry instrumentors and ddtrace's ``patch``/``unpatch``.
+fingerprint), how to recognise that code, whether it is part of the core fix,
+and how to apply and undo itself, in the spirit of OpenTelemetry instrumentors
+and ddtrace's ``patch``/``unpatch``.
+
+A side patch (``component`` set) never breaks training: if its own code
+raises, the call falls back to TAO's stock method, one warning line says so,
+and the stock method is used from then on.
 """
+import functools
 from dataclasses import dataclass
-from typing import Callable, Mapping, Tuple
+from typing import Any, Callable, Mapping, Optional, Tuple
 
 import wrapt
 
+from tao_sparse4d_fix import report, status
 from tao_sparse4d_fix.fingerprint import fingerprint
 
 MARK = "_self_tao_sparse4d_fix"
@@ -16,10 +23,23 @@ MARK = "_self_tao_sparse4d_fix"
 
 @dataclass(frozen=True)
 class Recognition:
-    """Whether a target holds code the patch knows, and which TAO ships it."""
+    """Whether a target holds code the patch knows, and what it found out about it."""
 
     known: bool
     detail: str
+    contract: Any = None  # patch-specific facts for ``apply`` (the loss's row contract)
+
+
+def unrecognised(found):
+    return f"unrecognised code (fingerprint {found})"
+
+
+def inspect_target(patch, module):
+    """``patch.recognise(module)``; a target that cannot be inspected (no source, say) is unrecognised."""
+    try:
+        return patch.recognise(module)
+    except Exception as error:
+        return Recognition(False, f"code that could not be inspected ({error!r})")
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,11 @@ class MethodPatch:
     qualname: str
     known: Mapping[str, str]  # fingerprint -> the TAO releases that ship it
     wrapper: Callable
+    component: Optional[str] = None  # a side patch's name in TAO_SPARSE4D_FIX_DISABLE; None: core
+
+    @property
+    def role(self):
+        return status.SIDE if self.component else status.CORE
 
     def target(self, module_name=None):
         return f"{module_name or self.modules[0]}.{self.qualname}"
@@ -45,28 +70,69 @@ class MethodPatch:
             owner = getattr(owner, part)
         return owner, attribute
 
-    def recognise(self, module):
+    def stock(self, module):
+        """The function the target holds now (None if missing)."""
         owner, attribute = self._owner(module)
-        current = owner.__dict__.get(attribute)
+        return owner.__dict__.get(attribute)
+
+    def recognise(self, module):
+        current = self.stock(module)
         if current is None:
             return Recognition(False, f"{self.qualname} is missing")
         found = fingerprint(current)
         if found in self.known:
             return Recognition(True, f"stock code of TAO {self.known[found]}")
-        return Recognition(False, f"unknown code (fingerprint {found})")
+        return Recognition(False, unrecognised(found))
 
     def is_applied(self, module):
-        owner, attribute = self._owner(module)
-        return getattr(owner.__dict__.get(attribute), MARK, False)
+        return getattr(self.stock(module), MARK, False)
 
-    def apply(self, module):
+    def apply(self, module, recognition=None):
         if self.is_applied(module):
             return
-        wrapt.wrap_function_wrapper(module, self.qualname, self.wrapper)
-        owner, attribute = self._owner(module)
-        setattr(owner.__dict__[attribute], MARK, True)
+        wrapper = self.wrapper if self.component is None else _falls_back_to_stock(self.wrapper, self.target(module.__name__))
+        wrapt.wrap_function_wrapper(module, self.qualname, wrapper)
+        setattr(self.stock(module), MARK, True)
 
     def revert(self, module):
         if self.is_applied(module):
             owner, attribute = self._owner(module)
             setattr(owner, attribute, owner.__dict__[attribute].__wrapped__)
+
+
+class _StockRaised(Exception):
+    """Carries an exception raised by TAO's own code through a side patch's wrapper."""
+
+
+def _falls_back_to_stock(wrapper, target):
+    """``wrapper`` that, when its own code raises, gives the stock call's result instead.
+
+    TAO's own exceptions pass through unchanged; the stock method is never run
+    twice for one call.
+    """
+    failed = []
+
+    def guarded(wrapped, instance, args, kwargs):
+        if failed:
+            return wrapped(*args, **kwargs)
+        results = []
+
+        @functools.wraps(wrapped)  # the wrapper may read the stock signature
+        def stock(*stock_args, **stock_kwargs):
+            try:
+                results.append(wrapped(*stock_args, **stock_kwargs))
+            except Exception as error:
+                raise _StockRaised() from error
+            return results[-1]
+
+        try:
+            return wrapper(stock, instance, args, kwargs)
+        except _StockRaised as carried:
+            raise carried.__cause__ from None
+        except Exception as error:
+            failed.append(error)
+            report.warn(f"{target} (side patch) failed: {error!r}; TAO's stock code runs from now on")
+            return results[-1] if results else wrapped(*args, **kwargs)
+
+    guarded.__name__ = guarded.__qualname__ = f"guarded_{wrapper.__name__}"
+    return guarded

@@ -3,17 +3,10 @@ without the plugin (harness/ supplies the test-only CPU support)."""
 import math
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-HARNESS = Path(__file__).resolve().parents[2] / "harness"
-sys.path.insert(0, str(HARNESS))
-import read_logs  # noqa: E402
-import synthetic_data  # noqa: E402
-import testenv  # noqa: E402
-import tiny  # noqa: E402
+from harness import read_logs, synthetic_data, testenv, tiny
 
 TAO = "6.25.11"
 KEY = "model.head.loss.cls.background_supervision"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import KEY, TAO, testenv
 
-TABLE_ROW = "criterion.FocalLoss.forward                   | Yes"
+TABLE_ROW = "criterion.FocalLoss.forward                   | core | Yes"
 
 
 def test_fixed_run_supervises_background_and_survives_default_threshold(train):
@@ -65,6 +65,7 @@ def test_invalid_value_stops_before_the_first_step(train):
 
 LOAD = """
 import sys, torch
+from tao_sparse4d_fix import criterion_state
 from omegaconf import OmegaConf
 from nvidia_tao_core.config.sparse4d.default_config import ExperimentConfig
 from nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_pl_model import Sparse4DPlModel
@@ -72,7 +73,7 @@ cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(sys
 model = Sparse4DPlModel(cfg)
 state = torch.load(sys.argv[2], map_location="cpu", weights_only=False)["state_dict"]
 result = model.load_state_dict(state, strict=True)
-print("LOADED", len(state), "patched" if hasattr(model.criterion.loss_cls, "background_supervision") else "stock")
+print("LOADED", len(state), "patched" if criterion_state.of(model.criterion.loss_cls) else "stock")
 """
 
 
@@ -107,3 +108,15 @@ def test_two_process_ddp_run_patches_both_ranks(train, tmp_path):
         assert calls and all(call["focal_loss_patched"] for call in calls), rank
         # every frame is empty: only a supervised background gives a non-zero loss
         assert all(value > 0 for call in calls for value in call["loss_cls"].values()), rank
+
+
+def test_tao_default_bf16_precision_trains_with_and_without_the_fix(train):
+    """TAO's default train.precision is bf16 (Lightning bf16-mixed, CPU autocast here)."""
+    for switch in ("1", None):
+        run = train(data="objects", switch=switch, steps=2, overrides=["train.precision=bf16"])
+        assert run.returncode == 0, run.output[-3000:]
+        assert ("tao-sparse4d-fix 0.1.0 on nvidia-tao-pytorch" in run.output) == (switch == "1")
+        losses = run.cls_losses()
+        assert losses and run.all_losses_finite(), switch
+        if switch:
+            assert all(value > 0 for value in losses)

@@ -5,7 +5,6 @@ Runs in the harness environment:
 """
 import hashlib
 import pickle
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ import pytest
 np = pytest.importorskip("numpy")
 pytest.importorskip("PIL")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-import synthetic_data  # noqa: E402
+from harness import synthetic_data
 
 
 def _digest(root):

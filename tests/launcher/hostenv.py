@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "harness"))
-import testenv  # noqa: E402
+from harness import testenv
+
+REPO = testenv.REPO
 
 STOCK = "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt"
 DERIVED = STOCK + "-sparse4d-fix"

@@ -5,9 +5,9 @@ we build a wheel of the repository and a venv of the running interpreter with
 the wheel installed non-editably (pip pulls in wrapt), so every test starts
 real child interpreters exactly as a user's would start.
 
-Cache: ``${TAO_SPARSE4D_FIX_CACHE:-~/.cache/tao-sparse4d-fix}/startup-tests/
+Cache: ``${TSF_TEST_CACHE:-~/.cache/tao-sparse4d-fix}/startup-tests/
 py<X.Y>-<key>/``, where ``key`` hashes the package sources and the interpreter.
-Set ``TAO_SPARSE4D_FIX_STARTUP_REBUILD=1`` to force a rebuild.
+Set ``TSF_TEST_STARTUP_REBUILD=1`` to force a rebuild.
 """
 import contextlib
 import hashlib
@@ -73,7 +73,7 @@ def _cache_key(files):
 
 
 def cache_root():
-    root = os.environ.get("TAO_SPARSE4D_FIX_CACHE") or str(Path.home() / ".cache" / "tao-sparse4d-fix")
+    root = os.environ.get("TSF_TEST_CACHE") or str(Path.home() / ".cache" / "tao-sparse4d-fix")
     return Path(root).expanduser() / "startup-tests"
 
 
@@ -189,7 +189,7 @@ def ensure_plugin_env():
     entry = root / f"{tag}-{key}"
     with _locked(root / f".lock-{tag}"):
         ready = entry / "ready.json"
-        if os.environ.get("TAO_SPARSE4D_FIX_STARTUP_REBUILD") or not ready.exists() or not (entry / "venv" / "bin" / "python").exists():
+        if os.environ.get("TSF_TEST_STARTUP_REBUILD") or not ready.exists() or not (entry / "venv" / "bin" / "python").exists():
             shutil.rmtree(entry, ignore_errors=True)
             entry.mkdir(parents=True)
             wheel = build_wheel(files, entry)

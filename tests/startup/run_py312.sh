@@ -6,12 +6,12 @@
 # The interpreter: $PYTHON312 if set, else the first of python3.12 on PATH
 # (when it actually runs: a pyenv shim may not) and ~/.pyenv/versions/3.12*/.
 # pytest and hypothesis go into a runner venv under the cache
-# (${TAO_SPARSE4D_FIX_CACHE:-~/.cache/tao-sparse4d-fix}/startup-runner-py3.12),
+# (${TSF_TEST_CACHE:-~/.cache/tao-sparse4d-fix}/startup-runner-py3.12),
 # made once; the tests then build their own plugin venv from that interpreter.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${TAO_SPARSE4D_FIX_CACHE:-$HOME/.cache/tao-sparse4d-fix}
+cache=${TSF_TEST_CACHE:-$HOME/.cache/tao-sparse4d-fix}
 
 works() { [ -n "$1" ] && "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
 

@@ -2,7 +2,7 @@
 
 For every value: the child exits 0 with empty stdout and stderr, and it carries
 the sentinel exactly when the value is not an off value (the oracle below
-classifies like ``_bootstrap.read_switch``). Values come from hypothesis when it
+classifies like ``switches.read_enable``). Values come from hypothesis when it
 is installed, otherwise from a seeded generator of the same kinds of text.
 Environment variables cannot hold NUL, and text values cannot hold lone
 surrogates (they have no bytes); raw bytes, invalid UTF-8 included, are fuzzed
@@ -14,7 +14,7 @@ import random
 import pytest
 
 try:
-    if os.environ.get("TAO_SPARSE4D_FIX_STARTUP_NO_HYPOTHESIS"):
+    if os.environ.get("TSF_TEST_STARTUP_NO_HYPOTHESIS"):
         raise ImportError("disabled")
     from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st

@@ -46,7 +46,8 @@ def test_on_values_arm_the_sentinel_and_import_nothing_heavy(children, baseline,
     # All the plugin adds at start is its own bootstrap: no stdlib or third-party module.
     added = sorted(set(probe["modules"]) - set(baseline["modules"]))
     assert added and all(m == "tao_sparse4d_fix" or m.startswith("tao_sparse4d_fix.") for m in added), added
-    assert set(added) <= {"tao_sparse4d_fix", "tao_sparse4d_fix._bootstrap"}, added
+    assert set(added) <= {"tao_sparse4d_fix", "tao_sparse4d_fix._version", "tao_sparse4d_fix._bootstrap",
+                          "tao_sparse4d_fix.switches"}, added
 
 
 def test_unset_baseline_has_no_plugin_trace(baseline, children):
@@ -100,7 +101,7 @@ hooks = {name: sum(h is registry._on_import for h in wrapt.importer._post_import
 print(json.dumps({
     "counts": counts, "before_tao": before_tao, "after_handover": after_handover, "calls": calls,
     "names": registry.module_names(), "hooks": hooks, "sentinels_after": sentinels(),
-    "state": {k: registry._state[k] for k in ("installed", "enabled")},
+    "state": {k: registry._hooks[k] for k in ("installed", "enabled")},
 }))
 """
 
@@ -152,7 +153,7 @@ print(json.dumps({
     "stub": nvidia_tao_core.STUB,
     "wrapt": "wrapt" in sys.modules,
     "sentinels": sum(type(f).__name__ == "_FirstTaoImport" for f in sys.meta_path),
-    "state": reg and {k: reg._state[k] for k in ("installed", "enabled", "refusal")},
+    "state": reg and {k: reg._hooks[k] for k in ("installed", "enabled", "refusal")},
 }))
 """
 
@@ -174,3 +175,23 @@ def test_invalid_value_refusal_names_bad_and_valid_values(children, stub_tao, va
     for valid in ("1", "true", "on", "0", "false", "off"):
         assert re.search(rf"(?<![\w]){valid}(?![\w])", rest), (valid, refusal)
     assert "TAO_SPARSE4D_FIX" in rest
+
+
+# ----------------------------------------------------------------- the .pth's inline copy
+
+
+def test_pth_inline_off_values_agree_with_switches():
+    """The .pth cannot import to read the off values, so it holds a copy: the same values."""
+    import ast
+    import importlib.util
+    import re
+
+    from conftest import PTH, REPO
+
+    line = (REPO / PTH).read_text()
+    inline = ast.literal_eval(re.search(r"not in (\(.*?\))", line).group(1))
+    spec = importlib.util.spec_from_file_location("switches_under_test", REPO / "tao_sparse4d_fix" / "switches.py")
+    switches = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(switches)
+    assert inline == switches.OFF_VALUES
+    assert f"os.environ.get(\"{switches.ENABLE}\")" in line and f"os.environ['{switches.ENABLE}']" in line

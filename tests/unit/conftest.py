@@ -1,7 +1,7 @@
 """Fixtures for tests that run against the real TAO code from the registry.
 
 The TAO release under test is selected by PYTHONPATH (see harness/testenv.py);
-``TAO_SPARSE4D_FIX_TEST_TAO`` names the version the runner meant to put there,
+``TSF_TEST_TAO`` names the version the runner meant to put there,
 and the session refuses to start if the interpreter sees another one.
 """
 import importlib
@@ -10,17 +10,28 @@ import os
 import pytest
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import versions
+from tao_sparse4d_fix import criterion_state, versions
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 DECODER = "nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder"
 
 
 def pytest_sessionstart(session):
-    expected = os.environ.get("TAO_SPARSE4D_FIX_TEST_TAO")
+    expected = os.environ.get("TSF_TEST_TAO")
     found = versions.installed("nvidia-tao-pytorch")
     if expected and expected != found:
         raise pytest.UsageError(f"tests were asked to run on TAO {expected}, but this interpreter sees {found}")
+
+
+def set_mode(loss, mode):
+    """Give a FocalLoss built by hand the mode SetCriterion would hand it."""
+    criterion_state.attach(criterion_state.CriterionState(mode), loss)
+    return loss
+
+
+def mode_of(obj):
+    state = criterion_state.of(obj)
+    return state.mode if state else None
 
 
 def tao_version_tuple():

@@ -3,6 +3,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tao_sparse4d_fix import modes
+from conftest import mode_of
 
 
 def build(criterion, experiment_config, value=None):
@@ -14,13 +15,14 @@ def build(criterion, experiment_config, value=None):
 
 def test_default_is_corrected(patched, criterion, experiment_config):
     built = build(criterion, experiment_config)
-    assert built.loss_cls.background_supervision == "corrected"
+    assert mode_of(built.loss_cls) == "corrected"
+    assert mode_of(built) == "corrected"  # one state, shared by the criterion and its loss
 
 
 @pytest.mark.parametrize("value", ["original", "corrected", "unmatched_only", " Original "])
 def test_spec_value_reaches_the_loss(patched, criterion, experiment_config, value):
     built = build(criterion, experiment_config, value)
-    assert built.loss_cls.background_supervision == value.strip().lower()
+    assert mode_of(built.loss_cls) == value.strip().lower()
 
 
 def test_invalid_value_names_value_and_choices(patched, criterion, experiment_config):
@@ -35,7 +37,7 @@ def test_invalid_value_names_value_and_choices(patched, criterion, experiment_co
 
 def test_focal_loss_built_without_config_uses_default(patched, criterion):
     loss = criterion.FocalLoss(gamma=2.0, alpha=0.25, loss_weight=2.0)
-    assert not hasattr(loss, "background_supervision")  # resolved at call time
+    assert mode_of(loss) is None  # the default is used at call time
     import torch
 
     pred = torch.zeros(2, 3, requires_grad=True)
@@ -49,4 +51,4 @@ def test_focal_loss_built_without_config_uses_default(patched, criterion):
 def test_stock_criterion_has_no_mode_attribute(stock, criterion, experiment_config):
     cfg = OmegaConf.structured(experiment_config)
     built = criterion.SetCriterion(cfg.model, None)
-    assert not hasattr(built.loss_cls, "background_supervision")
+    assert mode_of(built.loss_cls) is None

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import diagnostics
+from tao_sparse4d_fix import diagnostics, modes, switches
 from conftest import tao_version_tuple
 from test_nan_guard import criterion_call
 
@@ -13,11 +13,18 @@ def total_loss(losses):
 
 
 @pytest.mark.parametrize("mode", ["original", "corrected", "unmatched_only"])
-def test_scalars_appear_without_gradient_and_leave_the_loss_unchanged(criterion, experiment_config, mode, monkeypatch):
+@pytest.mark.parametrize("switch_off", [(switches.DISABLE, "diagnostics"), (switches.DISABLE, " nan_guard, Diagnostics "),
+                                        (switches.DIAGNOSTICS, "0")])
+def test_scalars_appear_without_gradient_and_leave_the_loss_unchanged(criterion, experiment_config, mode, switch_off,
+                                                                      monkeypatch):
     tao_sparse4d_fix.install()
     try:
         with_diag, _, _ = criterion_call(criterion, experiment_config, 0.5, mode)
-        monkeypatch.setenv(diagnostics.ENV_VAR, "0")
+    finally:
+        tao_sparse4d_fix.uninstall()
+    monkeypatch.setenv(*switch_off)
+    tao_sparse4d_fix.install()
+    try:
         without_diag, _, _ = criterion_call(criterion, experiment_config, 0.5, mode)
     finally:
         tao_sparse4d_fix.uninstall()
@@ -38,7 +45,7 @@ def test_scalars_on_a_constructed_input():
     low = torch.full((8, num_classes), -6.0)
     high = low.clone()
     high[target == 3, 2] = 2.0  # unmatched queries now score sigmoid(2) = 0.88
-    common = dict(batch_size=batch, score_threshold=0.05, mode="original")
+    common = dict(batch_size=batch, score_threshold=0.05, background=frozenset())  # TAO < 7.3 stock rows
     quiet, inflated = diagnostics.scalars(low, target, **common), diagnostics.scalars(high, target, **common)
     mean, p95, above, fraction = diagnostics.KEYS
     assert quiet[mean] == pytest.approx(torch.sigmoid(torch.tensor(-6.0)).item())
@@ -46,7 +53,9 @@ def test_scalars_on_a_constructed_input():
     assert inflated[p95] > quiet[p95]
     assert quiet[above] == 0 and inflated[above] == 3.0  # 6 unmatched above 0.05 over 2 samples
     assert fraction in quiet and quiet[fraction] == pytest.approx(2 / 8)  # stock: only matched rows
-    assert diagnostics.scalars(low, target, batch_size=2, score_threshold=0.05, mode="corrected")[fraction] == 1.0
+    corrected = modes.BACKGROUND_ROWS["corrected"]
+    assert diagnostics.scalars(low, target, batch_size=2, score_threshold=0.05, background=corrected)[fraction] == 1.0
     unmatched_only = diagnostics.scalars(low, torch.tensor([0, 3, -3, -1, 1, 3, 3, 3]), batch_size=2,
-                                         score_threshold=0.05, mode="unmatched_only")
+                                         score_threshold=0.05,
+                                         background=modes.BACKGROUND_ROWS["unmatched_only"])
     assert unmatched_only[fraction] == pytest.approx(6 / 8)

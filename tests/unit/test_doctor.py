@@ -59,3 +59,30 @@ def test_disabled_is_reported_as_inert(tmp_path):
     assert result.returncode == 0
     assert "the plugin is inert here" in result.stdout
     assert "without the plugin enabled, TAO's schema rejects this key" in result.stdout
+
+
+def doctor_with(env_extra, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAO_SPARSE4D_FIX")}
+    env.update(TAO_SPARSE4D_FIX="1", **env_extra)
+    return subprocess.run([sys.executable, "-m", "tao_sparse4d_fix", "doctor", *args],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_roles_and_switched_off_components_are_shown():
+    result = doctor_with({"TAO_SPARSE4D_FIX_DISABLE": "decoder,nan_guard"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "side components switched off (TAO_SPARSE4D_FIX_DISABLE): decoder, nan_guard" in out
+    assert "(names: diagnostics, nan_guard, decoder)" in out
+    assert "[ok] core nvidia_tao_pytorch.cv.sparse4d.model.criterion.FocalLoss.forward: stock code of TAO" in out
+    assert "[ok] side nvidia_tao_pytorch.cv.sparse4d.model.criterion.SetCriterion.forward" in out
+    assert ("[off] side nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder.SparseBox3DDecoder.decode: "
+            "switched off by TAO_SPARSE4D_FIX_DISABLE") in out
+    assert "[off] side nvidia_tao_pytorch.cv.sparse4d.model.criterion.GaussianFocalLoss.forward" in out
+
+
+def test_unknown_component_name_is_not_ready():
+    result = doctor_with({"TAO_SPARSE4D_FIX_DISABLE": "decoder,everything"})
+    assert result.returncode == 1
+    assert "PROBLEM: tao-sparse4d-fix: TAO_SPARSE4D_FIX_DISABLE='decoder,everything' names 'everything'" in result.stdout
+    assert "valid names are: diagnostics, nan_guard, decoder" in result.stdout

@@ -13,6 +13,8 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from conftest import set_mode
+
 
 NUM_CLASSES = 10
 
@@ -86,9 +88,7 @@ def probe_forward_backward(loss, calls, **kwargs):
 
 def make_loss(cls, mode=None, reduction="mean"):
     loss = cls(gamma=2.0, alpha=0.25, reduction=reduction, loss_weight=2.0)
-    if mode is not None:
-        loss.background_supervision = mode
-    return loss
+    return loss if mode is None else set_mode(loss, mode)
 
 
 @pytest.mark.parametrize("mode", ["corrected", "unmatched_only"])

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import losses
+from tao_sparse4d_fix import losses, modes
+from conftest import set_mode
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 NUM_CLASSES = 10
@@ -24,9 +25,7 @@ PATCHED_MODES = ("corrected", "unmatched_only")
 
 def make_loss(cls, mode=None, reduction="mean"):
     loss = cls(gamma=GAMMA, alpha=ALPHA, reduction=reduction, loss_weight=LOSS_WEIGHT)
-    if mode is not None:
-        loss.background_supervision = mode
-    return loss
+    return loss if mode is None else set_mode(loss, mode)
 
 
 def mixed_batch(rows=48, dtype=torch.float64, seed=0, scale=3.0):
@@ -134,15 +133,15 @@ def test_float32_is_accurate_for_every_logit(focal_loss, mode, scale):
     torch.testing.assert_close(grad.double(), expected_grad, rtol=4e-6, atol=1e-12)
 
 
-@pytest.mark.parametrize("ignore_negative_labels", [False, True])
+@pytest.mark.parametrize("background", list(modes.BACKGROUND_ROWS.values()))
 @pytest.mark.parametrize("reduce_sum, divisor", [(True, None), (True, 3.0), (True, "tensor"), (False, None)])
-def test_gradcheck_focal_function(ignore_negative_labels, reduce_sum, divisor):
+def test_gradcheck_focal_function(background, reduce_sum, divisor):
     pred, target = mixed_batch(rows=12)
     if divisor == "tensor":
         divisor = torch.tensor(5.0, dtype=torch.float64)
 
     def function(x):
-        return losses._SigmoidFocal.apply(x, target, ALPHA, GAMMA, ignore_negative_labels, reduce_sum, divisor)
+        return losses._SigmoidFocal.apply(x, target, ALPHA, GAMMA, background, reduce_sum, divisor)
 
     assert torch.autograd.gradcheck(function, (pred.clone().requires_grad_(),))
 
@@ -151,7 +150,7 @@ def test_gradcheck_non_integer_gamma():
     pred, target = mixed_batch(rows=12)
 
     def function(x):
-        return losses._SigmoidFocal.apply(x, target, 0.4, 1.5, False, True, None)
+        return losses._SigmoidFocal.apply(x, target, 0.4, 1.5, modes.BACKGROUND_ROWS["corrected"], True, None)
 
     assert torch.autograd.gradcheck(function, (pred.clone().requires_grad_(),))
 
@@ -267,7 +266,42 @@ def test_empty_batch(focal_loss):
     assert value.item() == 0 and pred.grad.shape == pred.shape
 
 
-def test_unknown_mode_is_refused():
-    pred, target = mixed_batch(rows=8)
-    with pytest.raises(ValueError, match="no mode"):
-        losses.sigmoid_focal_loss(pred, target, mode="original", alpha=ALPHA, gamma=GAMMA)
+
+@pytest.mark.parametrize("mode", PATCHED_MODES)
+@pytest.mark.parametrize("avg_factor", [None, 40.0])
+def test_cpu_bf16_autocast_computes_and_returns_float32(focal_loss, mode, avg_factor):
+    """TAO's default precision is bf16-mixed: under autocast the loss is float32, as stock's is.
+
+    Logits reach the loss in bfloat16 (a Linear's output under autocast): the value
+    is float32 and within float32 rounding of the float64 reference on those same
+    logits; the gradient goes back in bfloat16 (the logits' dtype) within its rounding.
+    """
+    pred, target = mixed_batch(rows=5400, dtype=torch.float32, seed=6)
+    logits = pred.to(torch.bfloat16).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = make_loss(focal_loss, mode)(logits, target, avg_factor=avg_factor)
+        stock = make_loss(focal_loss, "original")(logits, target, avg_factor=avg_factor)
+    (grad,) = torch.autograd.grad(value, logits)
+    assert value.dtype == torch.float32 and stock.dtype == torch.float32
+    assert grad.dtype == torch.bfloat16
+
+    exact = logits.detach().double().requires_grad_()
+    expected = reference_focal_loss(exact, target, mode, avg_factor=avg_factor)
+    (expected_grad,) = torch.autograd.grad(expected, exact)
+    torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad.double(), expected_grad, rtol=1e-2, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", PATCHED_MODES)
+def test_cpu_bf16_autocast_float32_logits_keep_float32_gradient(focal_loss, mode):
+    pred, target = mixed_batch(rows=512, dtype=torch.float32, seed=7)
+    leaf = pred.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = make_loss(focal_loss, mode)(leaf, target, avg_factor=9.0)
+    (grad,) = torch.autograd.grad(value, leaf)
+    exact = pred.double().requires_grad_()
+    expected = reference_focal_loss(exact, target, mode, avg_factor=9.0)
+    (expected_grad,) = torch.autograd.grad(expected, exact)
+    assert value.dtype == grad.dtype == torch.float32
+    torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad.double(), expected_grad, rtol=1e-5, atol=1e-9)

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import registry, versions
-from tao_sparse4d_fix.patches import ALL, focal_loss, set_criterion
+from tao_sparse4d_fix import registry, status, versions
+from tao_sparse4d_fix.patches import ALL, criterion_init, focal_loss_forward
 
 
 def test_every_target_of_this_tao_is_recognised(criterion, decoder_module, experiment_config):
@@ -51,16 +51,16 @@ def test_unknown_code_is_refused_and_nothing_is_half_patched(criterion, altered_
     assert "f8ea3248ccad9d3c" in message  # what was expected
     assert "TAO_SPARSE4D_FIX_FORCE=1" in message
     # all or nothing: the criterion module carries none of its patches
-    assert not set_criterion.PATCH.is_applied(criterion)
-    assert not focal_loss.PATCH.is_applied(criterion)
+    assert not criterion_init.PATCH.is_applied(criterion)
+    assert not focal_loss_forward.PATCH.is_applied(criterion)
     assert criterion.FocalLoss.forward is altered_focal_loss
 
 
 def test_force_patches_unknown_code_and_says_so(criterion, altered_focal_loss, monkeypatch):
     monkeypatch.setenv("TAO_SPARSE4D_FIX_FORCE", "1")
     registry.patch_module(criterion)
-    assert focal_loss.PATCH.is_applied(criterion)
-    row = next(r for r in registry.statuses() if r.target.endswith("FocalLoss.forward"))
+    assert focal_loss_forward.PATCH.is_applied(criterion)
+    row = next(r for r in status.rows() if r.target.endswith("FocalLoss.forward"))
     assert row.applied and row.why.startswith("forced")
 
 

@@ -22,7 +22,10 @@ def main(cfg):
     import nvidia_tao_pytorch.cv.sparse4d.model.criterion as criterion
 
     built = criterion.SetCriterion(cfg.model, None)
-    print("MODE=" + getattr(built.loss_cls, "background_supervision", "stock"))
+    from tao_sparse4d_fix import criterion_state
+
+    state = criterion_state.of(built.loss_cls)
+    print("MODE=" + (state.mode if state else "stock"))
 
 
 main()

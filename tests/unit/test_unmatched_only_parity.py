@@ -5,14 +5,12 @@ the same inputs, whatever TAO release this test session runs against.
 """
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "harness"))
-import testenv  # noqa: E402
+from conftest import set_mode
+from harness import testenv
 
 CHILD = """
 import sys, torch
@@ -40,7 +38,7 @@ def test_unmatched_only_matches_tao_730(tmp_path, patched, criterion, avg_factor
     reference = torch.load(tmp_path / "out.pt")
 
     loss = criterion.FocalLoss(gamma=2.0, alpha=0.25, loss_weight=2.0)
-    loss.background_supervision = "unmatched_only"
+    set_mode(loss, "unmatched_only")
     leaf = pred.clone().requires_grad_()
     value = loss(leaf, target, avg_factor=avg_factor)
     value.backward()

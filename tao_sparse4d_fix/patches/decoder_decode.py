@@ -1,4 +1,4 @@
-"""Target: ``detection3d.decoder.SparseBox3DDecoder.decode``.
+"""Target: ``detection3d.decoder.SparseBox3DDecoder.decode`` (side: ``decoder``).
 
 Two stock defects, fixed around the stock code rather than in a copy of it:
 a list of per-layer ``reid_feature`` is indexed by the batch size instead of
@@ -10,7 +10,7 @@ import inspect
 from tao_sparse4d_fix.patches._base import MethodPatch
 
 
-def decode(wrapped, instance, args, kwargs):
+def fix_decode(wrapped, instance, args, kwargs):
     bound = inspect.signature(wrapped).bind(*args, **kwargs)
     bound.apply_defaults()
     output_idx = bound.arguments["output_idx"]
@@ -34,5 +34,6 @@ PATCH = MethodPatch(
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder",),
     qualname="SparseBox3DDecoder.decode",
     known={"d6ac5aa93321db04": "6.25.7.0.2-7.3.0"},
-    wrapper=decode,
+    wrapper=fix_decode,
+    component="decoder",
 )

@@ -1,4 +1,4 @@
-"""Target: ``criterion.GaussianFocalLoss.forward``, the yawness term.
+"""Target: ``criterion.GaussianFocalLoss.forward``, the yawness term (side: ``nan_guard``).
 
 TAO reduces it with ``.mean()`` and no ``avg_factor``; when no matched query
 passes ``cls_threshold_to_reg`` it averages an empty tensor and returns NaN,
@@ -9,7 +9,7 @@ keeps the graph connected; any other input goes through the stock code.
 from tao_sparse4d_fix.patches._base import MethodPatch
 
 
-def forward(wrapped, instance, args, kwargs):
+def guard_empty_input(wrapped, instance, args, kwargs):
     pred = args[0] if args else kwargs["pred"]
     if pred.numel() == 0 and instance.reduction == "mean":
         return pred.sum() * instance.loss_weight
@@ -21,5 +21,6 @@ PATCH = MethodPatch(
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.criterion",),
     qualname="GaussianFocalLoss.forward",
     known={"407733a83ed6749f": "6.25.7.0.2-7.3.0"},
-    wrapper=forward,
+    wrapper=guard_empty_input,
+    component="nan_guard",
 )

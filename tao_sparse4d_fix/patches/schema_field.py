@@ -1,4 +1,4 @@
-"""Target: TAO's ``Sparse4DLossClsConfig`` schema dataclass.
+"""Target: TAO's ``Sparse4DLossClsConfig`` schema dataclass (core).
 
 Adds ``background_supervision`` so TAO's Hydra schema accepts the key in a spec
 and as an override, while every other unknown key is still rejected. TAO's
@@ -8,7 +8,7 @@ extended in place, and the originals are kept for ``revert``.
 """
 import dataclasses
 
-from tao_sparse4d_fix import modes
+from tao_sparse4d_fix import modes, status
 from tao_sparse4d_fix.patches._base import Recognition
 
 CLASS_NAME = "Sparse4DLossClsConfig"
@@ -38,6 +38,8 @@ class SchemaFieldPatch:
         "nvidia_tao_pytorch.config.sparse4d.model",  # TAO >= 7.0
     )
     qualname = CLASS_NAME
+    component = None
+    role = status.CORE
 
     def target(self, module_name=None):
         return f"{module_name or self.modules[0]}.{CLASS_NAME}"
@@ -57,7 +59,7 @@ class SchemaFieldPatch:
     def is_applied(self, module):
         return _SAVED in vars(getattr(module, CLASS_NAME))
 
-    def apply(self, module):
+    def apply(self, module, recognition=None):
         if self.is_applied(module):
             return
         cls = getattr(module, CLASS_NAME)

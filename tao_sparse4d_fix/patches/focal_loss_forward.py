@@ -1,0 +1,95 @@
+"""Target: ``criterion.FocalLoss.forward``, the classification loss (core).
+
+Stock TAO keeps only rows with ``0 <= target < C``, so unmatched queries (``C``),
+denoising negatives (``-3``) and lost temporal tracks (``-1``) get no loss at all.
+``original`` calls the stock code untouched; the other modes are computed by
+``tao_sparse4d_fix.losses``.
+
+Known releases are recognised by fingerprint. Code with a new fingerprint is
+recognised by what it computes (``loss_probe``): a loss that matches ours on
+the rows it supervises and drops some others is patched; one that already
+supervises every row is left alone; anything else is refused.
+"""
+from tao_sparse4d_fix import criterion_state, loss_probe, modes, versions
+from tao_sparse4d_fix.fingerprint import fingerprint
+from tao_sparse4d_fix.patches._base import MethodPatch, Recognition, unrecognised
+
+FINGERPRINT_TAO_6_25_TO_7_2 = "f8ea3248ccad9d3c"
+FINGERPRINT_TAO_7_3 = "03943e4edef6a027"
+# What the stock loss of each known fingerprint supervises outside [0, C)
+STOCK_BACKGROUND = {
+    FINGERPRINT_TAO_6_25_TO_7_2: frozenset(),
+    FINGERPRINT_TAO_7_3: frozenset({modes.UNMATCHED}),
+}
+
+
+def _arguments(pred, target, weight=None, avg_factor=None):
+    return pred, target, weight, avg_factor
+
+
+def supervise_background(wrapped, instance, args, kwargs):
+    state = criterion_state.of(instance)
+    mode = state.mode if state else modes.DEFAULT
+    if mode == modes.ORIGINAL:
+        return wrapped(*args, **kwargs)
+    from tao_sparse4d_fix.losses import sigmoid_focal_loss
+
+    pred, target, weight, avg_factor = _arguments(*args, **kwargs)
+    loss = sigmoid_focal_loss(
+        pred,
+        target,
+        background=modes.BACKGROUND_ROWS[mode],
+        alpha=instance.alpha,
+        gamma=instance.gamma,
+        weight=weight,
+        avg_factor=avg_factor,
+        reduction=instance.reduction,
+    )
+    return instance.loss_weight * loss
+
+
+class FocalLossPatch(MethodPatch):
+    """The fingerprint fast path, then recognition by behaviour."""
+
+    def recognise(self, module):
+        current = self.stock(module)
+        if current is None:
+            return Recognition(False, f"{self.qualname} is missing")
+        found = fingerprint(current)
+        if found in self.known:
+            contract = criterion_state.LossContract(STOCK_BACKGROUND[found], wrapped=True)
+            return Recognition(True, f"stock code of TAO {self.known[found]}", contract)
+        verdict = loss_probe.probe(module.FocalLoss, current)
+        if verdict.stock_background is None:
+            return Recognition(False, f"{unrecognised(found)}: {verdict.detail}")
+        tao = f"TAO {versions.tao_version()}"
+        if verdict.stock_background == modes.BACKGROUND_ROWS[modes.CORRECTED]:
+            contract = criterion_state.LossContract(verdict.stock_background, wrapped=False)
+            return Recognition(True, f"{tao}: already supervises background; nothing to fix", contract)
+        contract = criterion_state.LossContract(verdict.stock_background, wrapped=True)
+        dropped = modes.dropped_labels(verdict.stock_background)
+        return Recognition(True, f"{tao}: recognised by behaviour: drops labels {dropped}", contract)
+
+    def apply(self, module, recognition=None):
+        recognition = recognition or self.recognise(module)
+        # forced over code that was not recognised: assume the stock loss drops every background row
+        contract = recognition.contract or criterion_state.LossContract(frozenset(), wrapped=True)
+        criterion_state.set_contract(contract)
+        if contract.wrapped:
+            super().apply(module)
+
+    def revert(self, module):
+        criterion_state.set_contract(None)
+        super().revert(module)
+
+
+PATCH = FocalLossPatch(
+    title="classification loss (background supervision)",
+    modules=("nvidia_tao_pytorch.cv.sparse4d.model.criterion",),
+    qualname="FocalLoss.forward",
+    known={
+        FINGERPRINT_TAO_6_25_TO_7_2: "6.25.7.0.2-7.2.0: drops every row outside [0, C)",
+        FINGERPRINT_TAO_7_3: "7.3.0: supervises C, drops negative labels",
+    },
+    wrapper=supervise_background,
+)
