@@ -96,7 +96,8 @@ def ensure_venv():
     atomically to it, so processes still running from the previous venv are not
     pulled out from under their feet while the new one builds.
     """
-    files = sorted(HARNESS.glob("requirements*.txt")) + [HARNESS / "constraints.txt"]
+    # not requirements-host.txt: the host venv's pins must not rebuild this one
+    files = [HARNESS / name for name in ("requirements-nodeps.txt", "requirements.txt", "constraints.txt")]
     key = _digest(files, _python_version(PYTHON))
     link, real = venv_dir(), cache_root() / f"venv-{key[:16]}"
     if link.is_symlink() and link.resolve() == real and (real / ".harness-key").exists():

@@ -3,7 +3,7 @@
 Installed by pip with a ``.pth`` hook; switched on by ``TAO_SPARSE4D_FIX=1``.
 ``install()``/``uninstall()`` do the same by hand (for notebooks and tests).
 """
-from tao_sparse4d_fix._version import __version__
+from tao_sparse4d_fix._version import __version__  # noqa: F401  (the public version)
 
 
 def install():

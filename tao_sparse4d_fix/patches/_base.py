@@ -76,12 +76,20 @@ class MethodPatch:
         return owner.__dict__.get(attribute)
 
     def recognise(self, module):
+        """The fingerprint fast path; code no fingerprint knows goes to ``recognise_unknown``."""
         current = self.stock(module)
         if current is None:
             return Recognition(False, f"{self.qualname} is missing")
         found = fingerprint(current)
         if found in self.known:
-            return Recognition(True, f"stock code of TAO {self.known[found]}")
+            return self.recognise_known(found)
+        return self.recognise_unknown(module, current, found)
+
+    def recognise_known(self, found):
+        return Recognition(True, f"stock code of TAO {self.known[found]}")
+
+    def recognise_unknown(self, module, current, found):
+        """Unrecognised, unless a patch can tell the stock contract by behaviour or structure."""
         return Recognition(False, unrecognised(found))
 
     def is_applied(self, module):

@@ -17,7 +17,6 @@ import sys
 import textwrap
 
 from tao_sparse4d_fix import criterion_state, modes, report
-from tao_sparse4d_fix.fingerprint import fingerprint
 from tao_sparse4d_fix.patches._base import MethodPatch, Recognition, unrecognised
 from tao_sparse4d_fix.status import UnsupportedTaoCode
 
@@ -85,12 +84,7 @@ def _has_structure(init):
 class CriterionInitPatch(MethodPatch):
     """The fingerprint fast path, then recognition by structure."""
 
-    def recognise(self, module):
-        recognition = super().recognise(module)
-        current = self.stock(module)
-        if recognition.known or current is None:
-            return recognition
-        found = fingerprint(current)
+    def recognise_unknown(self, module, current, found):
         if _has_structure(getattr(current, "__wrapped__", current)):
             return Recognition(True, f"{unrecognised(found)}; structure holds ({STRUCTURE}): carries the mode by structure")
         return Recognition(False, f"{unrecognised(found)}, and not {STRUCTURE}")

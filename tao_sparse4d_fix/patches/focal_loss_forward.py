@@ -11,7 +11,6 @@ the rows it supervises and drops some others is patched; one that already
 supervises every row is left alone; anything else is refused.
 """
 from tao_sparse4d_fix import criterion_state, loss_probe, modes, versions
-from tao_sparse4d_fix.fingerprint import fingerprint
 from tao_sparse4d_fix.patches._base import MethodPatch, Recognition, unrecognised
 
 FINGERPRINT_TAO_6_25_TO_7_2 = "f8ea3248ccad9d3c"
@@ -51,14 +50,11 @@ def supervise_background(wrapped, instance, args, kwargs):
 class FocalLossPatch(MethodPatch):
     """The fingerprint fast path, then recognition by behaviour."""
 
-    def recognise(self, module):
-        current = self.stock(module)
-        if current is None:
-            return Recognition(False, f"{self.qualname} is missing")
-        found = fingerprint(current)
-        if found in self.known:
-            contract = criterion_state.LossContract(STOCK_BACKGROUND[found], wrapped=True)
-            return Recognition(True, f"stock code of TAO {self.known[found]}", contract)
+    def recognise_known(self, found):
+        contract = criterion_state.LossContract(STOCK_BACKGROUND[found], wrapped=True)
+        return Recognition(True, f"stock code of TAO {self.known[found]}", contract)
+
+    def recognise_unknown(self, module, current, found):
         verdict = loss_probe.probe(module.FocalLoss, current)
         if verdict.stock_background is None:
             return Recognition(False, f"{unrecognised(found)}: {verdict.detail}")

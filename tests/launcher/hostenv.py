@@ -9,7 +9,6 @@ temporary folder, so the files under test are ``$HOME/.tao/config.json`` and
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from harness import testenv
