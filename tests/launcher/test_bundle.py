@@ -39,7 +39,7 @@ if "tao_sparse4d_fix.registry" in sys.modules:
         "wrapt_extension": getattr(sys.modules.get("wrapt._wrappers"), "__file__", None),
         "hooks": {n: sum(h is registry._on_import for h in wrapt.importer._post_import_hooks.get(n) or [])
                   for n in registry.module_names()},
-        "state": {k: registry._state[k] for k in ("installed", "enabled")},
+        "state": {k: registry._hooks[k] for k in ("installed", "enabled")},
     })
 print(json.dumps({"start": start, "after": after}))
 """
@@ -128,7 +128,8 @@ def test_bundle_activates_in_a_fresh_python312_only_when_switched_on(host, fresh
         assert (out / f"{name}.err").read_text() == "", name
 
     on = json.loads((out / "on.json").read_text())
-    assert on["start"] == {"modules": ["tao_sparse4d_fix", "tao_sparse4d_fix._bootstrap"],
+    assert on["start"] == {"modules": ["tao_sparse4d_fix", "tao_sparse4d_fix._bootstrap", "tao_sparse4d_fix._version",
+                                       "tao_sparse4d_fix.switches"],
                            "path_tail": MOUNT_POINT, "bundle_on_path": [MOUNT_POINT], "sentinels": 1}
     after = on["after"]
     assert after["plugin"] == f"{MOUNT_POINT}/tao_sparse4d_fix/__init__.py"
