@@ -4,7 +4,7 @@
 # dataset, with TAO's stock loss (mode `original`) and with the fix (`corrected`) side by
 # side, then the numbers that run measured (bench/demo.py says what they can and cannot show).
 #
-#   bash demo.sh [--steps N]        (default 60 steps per arm; about 4 minutes on 2 cores)
+#   bash demo.sh [--steps N]        (default 60 steps per arm; about 1.5 minutes on 2 idle cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 python3 harness/testenv.py ensure --tao 6.25.11 >/dev/null
