@@ -12,7 +12,6 @@ floor, which says whether a run this short can show an effect on detections at a
     python3 bench/demo.py [--steps 60] [--workdir DIR]
 """
 import argparse
-import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -66,9 +65,8 @@ def main(argv=None):
 
     last = {arm: {key: sum(logged[arm][key][s] for s in steps[-LAST:]) / len(steps[-LAST:]) for key, _, _ in KEYS}
             for arm in ARMS}
-    validity = {arm: evidence_floor.validity(
-        [json.loads(l) for f in sorted(Path(runs[arm]["probe"]).glob("*.jsonl")) for l in f.read_text().splitlines()],
-        arm, cfg["decoder_layers"]) for arm in ARMS}
+    validity = {arm: evidence_floor.validity(evidence_floor.read_probe(runs[arm]["probe"]), arm, cfg["decoder_layers"])
+                for arm in ARMS}
     print(f"\nWhat this run measured (mean of the last {LAST} steps):")
     print(f"- background queries above TAO's 0.05 detection threshold, per frame: "
           f"original {last['original'][KEYS[1][0]]:.1f} -> corrected {last['corrected'][KEYS[1][0]]:.1f} "

@@ -20,6 +20,9 @@ main-query loss must be below ``LEARNED_RATIO`` times its floor.
 
 Pure numpy: runs in the metrics venv and in tests without torch or TAO.
 """
+import json
+from pathlib import Path
+
 import numpy as np
 
 LEARNED_RATIO = 0.9
@@ -34,6 +37,14 @@ SUPERVISED_LABELS = {  # which labels a mode hands to the loss, as (low, high) i
     "unmatched_only": (0, 0),  # high 0 means C
     "corrected": None,
 }
+
+
+def read_probe(probe_dir):
+    """The probe's per-step records of one training run (bench/evidence_probe.py), in step order."""
+    steps = []
+    for path in sorted(Path(probe_dir).glob("probe_*.jsonl")):
+        steps += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(steps, key=lambda step: step["step"])
 
 
 def supervised_rows(labels, num_classes, mode):

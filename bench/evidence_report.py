@@ -255,14 +255,6 @@ def nuscenes_tracking(data):
             "ids": ids, "ids_per_gt": None if ids is None else ids / max(gt_boxes, 1)}
 
 
-def read_probe(probe_dir):
-    """The probe's per-step records of one arm, in step order."""
-    steps = []
-    for path in sorted(Path(probe_dir).glob("probe_*.jsonl")):
-        steps += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return sorted(steps, key=lambda s: s["step"])
-
-
 def repeat_records(rep, layers, with_ap=True):
     """{arm: record} for one repeat: metrics, AP, floor validity, matched-recall false positives."""
     infer = Path(rep["infer"])
@@ -280,7 +272,7 @@ def repeat_records(rep, layers, with_ap=True):
             rec["tracking"] = nuscenes_tracking(data)
             rec["amota"] = rec["tracking"]["amota"]
             rec["ids_per_gt_nuscenes"] = rec["tracking"]["ids_per_gt"]
-        steps = read_probe(arm_run["probe"])
+        steps = evidence_floor.read_probe(arm_run["probe"])
         rec["validity"] = evidence_floor.validity(steps, ARM_MODES[arm], layers)
         rec["learned"] = rec["validity"]["learned"]
         main = rec["validity"]["main"]
