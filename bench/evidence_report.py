@@ -278,8 +278,7 @@ def repeat_records(rep, layers, with_ap=True):
         main = rec["validity"]["main"]
         rec["floor_ratio"] = main["ratio_tail"] if main else float("nan")
         rec["steps_run"] = len(steps)
-        rec["_floor_trace"] = [(call["loss"], evidence_floor.call_floor(call, ARM_MODES[arm]))
-                               for call in (s["calls"][layers - 1] for s in steps if len(s["calls"]) >= layers)]
+        rec["_floor_trace"] = evidence_floor.floor_series(steps, ARM_MODES[arm], layers - 1)  # (losses, floors)
         rec["wall_s"] = arm_run["wall_s"]
         records[arm] = rec
     # one recall for every arm of the repeat: the lowest best recall of any arm, at most MATCHED_RECALL_CAP
@@ -400,10 +399,10 @@ def figures(out, arms, records):
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for arm in arms:
         for i, rec in enumerate(records[arm]):
-            trace = np.array(rec["_floor_trace"], float).reshape(-1, 2)
-            if not len(trace):
+            losses, floors = rec["_floor_trace"]
+            if not len(losses):
                 continue
-            ratio = trace[:, 0] / np.maximum(trace[:, 1], 1e-12)
+            ratio = losses / np.maximum(floors, 1e-12)
             x = np.arange(len(ratio)) + (records["original"][i]["steps_run"] if arm == "rescue" else 0)
             ax.plot(x, moving_average(ratio, max(1, len(ratio) // 25)), color=COLORS[arm], lw=1.2, alpha=0.85,
                     label=ARM_TITLES[arm] if i == 0 else None)
