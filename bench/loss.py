@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # measure this checkout, not an installed copy
 
 import tao_sparse4d_fix  # noqa: E402
-from tao_sparse4d_fix import modes, versions  # noqa: E402
+from tao_sparse4d_fix.runtime import modes, versions  # noqa: E402
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 ARMS = ("stock", modes.ORIGINAL, modes.CORRECTED, modes.UNMATCHED_ONLY)

@@ -8,13 +8,13 @@ from tao_sparse4d_fix._version import __version__  # noqa: F401  (the public ver
 
 def install():
     """Patch TAO Sparse4D in this interpreter, now or when it is imported."""
-    from tao_sparse4d_fix import registry
+    from tao_sparse4d_fix.runtime import registry
 
     registry.install()
 
 
 def uninstall():
     """Undo every patch in this interpreter."""
-    from tao_sparse4d_fix import registry
+    from tao_sparse4d_fix.runtime import registry
 
     registry.uninstall()

@@ -1,5 +1,5 @@
 import sys
 
-from tao_sparse4d_fix.cli import main
+from tao_sparse4d_fix.commands.cli import main
 
 sys.exit(main())

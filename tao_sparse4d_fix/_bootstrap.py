@@ -34,7 +34,7 @@ def _remove_sentinel():
 
 
 def _install(state, raw):
-    from tao_sparse4d_fix import registry
+    from tao_sparse4d_fix.runtime import registry
 
     if state == "on":
         registry.install()

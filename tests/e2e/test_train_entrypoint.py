@@ -65,7 +65,7 @@ def test_invalid_value_stops_before_the_first_step(train):
 
 LOAD = """
 import sys, torch
-from tao_sparse4d_fix import criterion_state
+from tao_sparse4d_fix.runtime import criterion_state
 from omegaconf import OmegaConf
 from nvidia_tao_core.config.sparse4d.default_config import ExperimentConfig
 from nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_pl_model import Sparse4DPlModel

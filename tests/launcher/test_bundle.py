@@ -30,9 +30,9 @@ start = {
 }
 import nvidia_tao_pytorch  # the stand-in: the sentinel hands over here
 after = {"modules": sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "wrapt"))}
-if "tao_sparse4d_fix.registry" in sys.modules:
+if "tao_sparse4d_fix.runtime.registry" in sys.modules:
     import wrapt, wrapt.importer
-    from tao_sparse4d_fix import registry
+    from tao_sparse4d_fix.runtime import registry
     import tao_sparse4d_fix
     after.update({
         "plugin": tao_sparse4d_fix.__file__, "wrapt": wrapt.__file__, "wrapt_version": wrapt.__version__,

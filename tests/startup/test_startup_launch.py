@@ -25,10 +25,10 @@ def sentinels():
 before = {
     "sentinels": sentinels(),
     "wrapt": "wrapt" in sys.modules,
-    "registry": "tao_sparse4d_fix.registry" in sys.modules,
+    "registry": "tao_sparse4d_fix.runtime.registry" in sys.modules,
 }
 import nvidia_tao_core
-registry = sys.modules.get("tao_sparse4d_fix.registry")
+registry = sys.modules.get("tao_sparse4d_fix.runtime.registry")
 after = {
     "sentinels": sentinels(),
     "wrapt": "wrapt" in sys.modules,

@@ -10,7 +10,7 @@ INVALID = ["yes", "2", "enable", "offf", "o n", "ja'\"\\;$(x)", "ＯＦＦ"]
 # Never imported at interpreter start, whatever the value: heavy or TAO
 # packages, and the plugin's own registry (which imports wrapt).
 FORBIDDEN_TOP = {"torch", "numpy", "wrapt", "nvidia_tao_pytorch", "nvidia_tao_core"}
-FORBIDDEN_PLUGIN = ("tao_sparse4d_fix.registry", "tao_sparse4d_fix.patches")
+FORBIDDEN_PLUGIN = ("tao_sparse4d_fix.runtime.registry", "tao_sparse4d_fix.runtime.patches")
 
 
 def forbidden(modules):
@@ -77,7 +77,7 @@ _bootstrap.activate(); counts.append(sentinels())
 _bootstrap.activate({"TAO_SPARSE4D_FIX": "1"}); counts.append(sentinels())
 _bootstrap.activate({"TAO_SPARSE4D_FIX": "on"}); counts.append(sentinels())
 _bootstrap.activate({"TAO_SPARSE4D_FIX": "not-a-value"}); counts.append(sentinels())
-before_tao = {"wrapt": "wrapt" in sys.modules, "registry": "tao_sparse4d_fix.registry" in sys.modules}
+before_tao = {"wrapt": "wrapt" in sys.modules, "registry": "tao_sparse4d_fix.runtime.registry" in sys.modules}
 
 import wrapt, wrapt.importer
 calls = []
@@ -89,7 +89,7 @@ wrapt.register_post_import_hook = counting
 
 import nvidia_tao_core  # the sentinel hands over: hooks registered once
 after_handover = len(calls)
-from tao_sparse4d_fix import registry
+from tao_sparse4d_fix.runtime import registry
 registry.install()
 registry.install()
 _bootstrap.activate()          # TAO already imported: goes straight to registry.install()
@@ -127,7 +127,7 @@ import wrapt, wrapt.importer
 calls = []
 _register = wrapt.register_post_import_hook
 wrapt.register_post_import_hook = lambda hook, name: (calls.append(name), _register(hook, name))[1]
-from tao_sparse4d_fix import registry
+from tao_sparse4d_fix.runtime import registry
 registry.install()
 first = len(calls)
 registry.install()
@@ -148,7 +148,7 @@ def test_registry_install_twice_registers_hooks_once_without_the_switch(children
 REFUSAL = r"""
 import json, sys
 import nvidia_tao_core
-reg = sys.modules.get("tao_sparse4d_fix.registry")
+reg = sys.modules.get("tao_sparse4d_fix.runtime.registry")
 print(json.dumps({
     "stub": nvidia_tao_core.STUB,
     "wrapt": "wrapt" in sys.modules,

@@ -10,7 +10,7 @@ import os
 import pytest
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import criterion_state, versions
+from tao_sparse4d_fix.runtime import criterion_state, versions
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 DECODER = "nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder"

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import criterion_state, loss_probe, losses, modes, registry, status, versions
-from tao_sparse4d_fix.fingerprint import fingerprint
-from tao_sparse4d_fix.patches import focal_loss_forward
+from tao_sparse4d_fix.runtime import criterion_state, loss_probe, losses, modes, registry, status, versions
+from tao_sparse4d_fix.runtime.fingerprint import fingerprint
+from tao_sparse4d_fix.runtime.patches import focal_loss_forward
 from conftest import set_mode, tao_version_tuple
 
 # A focal loss written out directly (not TAO's text), with switches for which rows

@@ -8,12 +8,13 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import diagnostics, registry, report, status, switches
-from tao_sparse4d_fix.patches import COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward, nan_guard
+from tao_sparse4d_fix.runtime import diagnostics, registry, report, status
+from tao_sparse4d_fix import switches
+from tao_sparse4d_fix.runtime.patches import COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward, nan_guard
 from conftest import mode_of
 from test_decoder import inputs
 from test_nan_guard import criterion_call
-from tao_sparse4d_fix.criterion_state import CriterionState
+from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 
 SIDE = {"diagnostics": criterion_forward_diagnostics.PATCH, "nan_guard": nan_guard.PATCH,
         "decoder": decoder_decode.PATCH}

@@ -2,7 +2,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from tao_sparse4d_fix import modes
+from tao_sparse4d_fix.runtime import modes
 from conftest import mode_of
 
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import diagnostics, modes, switches
+from tao_sparse4d_fix.runtime import diagnostics, modes
+from tao_sparse4d_fix import switches
 from conftest import tao_version_tuple
 from test_nan_guard import criterion_call
 

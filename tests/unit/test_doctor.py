@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from tao_sparse4d_fix import versions
+from tao_sparse4d_fix.runtime import versions
 
 SPEC = "model:\n  head:\n    loss:\n      cls:\n        background_supervision: {value}\n"
 

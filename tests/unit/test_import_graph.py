@@ -41,11 +41,11 @@ def test_no_import_circle():
 
     for name in sorted(graph):
         visit(name)
-    assert "tao_sparse4d_fix.status" in graph and graph["tao_sparse4d_fix.status"] == set()
+    assert "tao_sparse4d_fix.runtime.status" in graph and graph["tao_sparse4d_fix.runtime.status"] == set()
 
 
 def test_no_patch_imports_another_patch():
-    patches = {module_name(path) for path in (PACKAGE / "patches").glob("*.py") if path.stem not in ("__init__", "_base")}
-    for path in (PACKAGE / "patches").glob("*.py"):
+    patches = {module_name(path) for path in (PACKAGE / "runtime" / "patches").glob("*.py") if path.stem not in ("__init__", "_base")}
+    for path in (PACKAGE / "runtime" / "patches").glob("*.py"):
         if path.stem != "__init__":
             assert not imports(path, patches) - {module_name(path)}, path.name

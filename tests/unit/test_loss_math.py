@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import losses, modes
+from tao_sparse4d_fix.runtime import losses, modes
 from conftest import set_mode
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"

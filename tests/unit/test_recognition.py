@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import registry, status, versions
-from tao_sparse4d_fix.patches import ALL, criterion_init, focal_loss_forward
+from tao_sparse4d_fix.runtime import registry, status, versions
+from tao_sparse4d_fix.runtime.patches import ALL, criterion_init, focal_loss_forward
 
 
 def test_every_target_of_this_tao_is_recognised(criterion, decoder_module, experiment_config):

@@ -22,7 +22,7 @@ def main(cfg):
     import nvidia_tao_pytorch.cv.sparse4d.model.criterion as criterion
 
     built = criterion.SetCriterion(cfg.model, None)
-    from tao_sparse4d_fix import criterion_state
+    from tao_sparse4d_fix.runtime import criterion_state
 
     state = criterion_state.of(built.loss_cls)
     print("MODE=" + (state.mode if state else "stock"))

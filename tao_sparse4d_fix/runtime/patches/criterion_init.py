@@ -16,9 +16,9 @@ import inspect
 import sys
 import textwrap
 
-from tao_sparse4d_fix import criterion_state, modes, report
-from tao_sparse4d_fix.patches._base import MethodPatch, Recognition, unrecognised
-from tao_sparse4d_fix.status import UnsupportedTaoCode
+from tao_sparse4d_fix.runtime import criterion_state, modes, report
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
+from tao_sparse4d_fix.runtime.status import UnsupportedTaoCode
 
 STRUCTURE = "__init__(self, model_config, ...) assigns self.loss_cls"
 

@@ -19,8 +19,9 @@ import tempfile
 from importlib import metadata
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix import mounts, switches
-from tao_sparse4d_fix.userfiles import Backups, MalformedFile, render_json
+from tao_sparse4d_fix.host import mounts
+from tao_sparse4d_fix import switches
+from tao_sparse4d_fix.host.userfiles import Backups, MalformedFile, render_json
 
 DISTRIBUTION = "tao-sparse4d-fix"
 PACKAGE = "tao_sparse4d_fix"

@@ -10,8 +10,9 @@ import os
 import site
 import sys
 
-from tao_sparse4d_fix import bundle, launcher_config, mounts
-from tao_sparse4d_fix.userfiles import MalformedFile
+import tao_sparse4d_fix
+from tao_sparse4d_fix.host import bundle, launcher_config, mounts
+from tao_sparse4d_fix.host.userfiles import MalformedFile
 
 
 def report(switch_state):
@@ -35,7 +36,7 @@ def _report_wrapt(switch_state, problems):
 
 
 def _report_bundle(problems):
-    folder = os.path.dirname(os.path.dirname(os.path.abspath(bundle.__file__)))
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(tao_sparse4d_fix.__file__)))
     marker = os.path.join(folder, bundle.MARKER)
     if not os.path.isfile(marker):
         return

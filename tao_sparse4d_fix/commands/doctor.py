@@ -8,14 +8,19 @@ import importlib
 import os
 import sys
 
-from tao_sparse4d_fix import _bootstrap, delivery, modes, switches, versions
+import tao_sparse4d_fix
+from tao_sparse4d_fix import _bootstrap, switches
+from tao_sparse4d_fix.host import delivery
+from tao_sparse4d_fix.runtime import modes, versions
 from tao_sparse4d_fix._version import __version__
-from tao_sparse4d_fix.patches import ALL, COMPONENTS
-from tao_sparse4d_fix.patches._base import inspect_target
+from tao_sparse4d_fix.runtime.patches import ALL, COMPONENTS
+from tao_sparse4d_fix.runtime.patches._base import inspect_target
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(tao_sparse4d_fix.__file__))
 
 
 def _pth_path():
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package_parent = os.path.dirname(PACKAGE_DIR)
     path = os.path.join(package_parent, "tao_sparse4d_fix.pth")
     return path if os.path.isfile(path) else None
 
@@ -48,7 +53,7 @@ def run(spec_path=None, overrides=()):
     _bootstrap._remove_sentinel()  # inspect, do not patch
     problems = []
     state, raw = switches.read_enable()
-    print(f"tao-sparse4d-fix {__version__} at {os.path.dirname(os.path.abspath(__file__))}")
+    print(f"tao-sparse4d-fix {__version__} at {PACKAGE_DIR}")
     print(f"  start-up hook: {_pth_path() or 'MISSING (editable install?): the fix will not load by itself'}")
     print(f"  python: {sys.executable} ({sys.version.split()[0]})")
     print(f"  {switches.ENABLE}={raw!r}: {state}")

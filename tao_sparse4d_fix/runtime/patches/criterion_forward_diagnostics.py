@@ -3,10 +3,10 @@
 While the criterion runs, a forward pre-hook on its ``loss_cls`` records each
 classification-loss call; the call whose logits are (a view of) the last decoder
 layer's classification output is the main-query call, summarised by
-``tao_sparse4d_fix.diagnostics``. The losses themselves are untouched.
+``tao_sparse4d_fix.runtime.diagnostics``. The losses themselves are untouched.
 """
-from tao_sparse4d_fix import criterion_state, modes
-from tao_sparse4d_fix.patches._base import MethodPatch
+from tao_sparse4d_fix.runtime import criterion_state, modes
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
 def _is_view_of(logits, layer):
@@ -32,7 +32,7 @@ def add_diagnostics(wrapped, instance, args, kwargs):
     finally:
         hook.remove()
     if main_calls:
-        from tao_sparse4d_fix import diagnostics  # torch: imported once TAO runs, never at start-up
+        from tao_sparse4d_fix.runtime import diagnostics  # torch: imported once TAO runs, never at start-up
 
         logits, target = main_calls[0]
         background = modes.background_rows(state.mode, criterion_state.contract().stock_background)

@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Optional, Tuple
 
 import wrapt
 
-from tao_sparse4d_fix import report, status
-from tao_sparse4d_fix.fingerprint import fingerprint
+from tao_sparse4d_fix.runtime import report, status
+from tao_sparse4d_fix.runtime.fingerprint import fingerprint
 
 MARK = "_self_tao_sparse4d_fix"
 

@@ -4,7 +4,7 @@
 ``component``) are the fix itself; side patches each have a component name
 that ``TAO_SPARSE4D_FIX_DISABLE`` can switch off.
 """
-from tao_sparse4d_fix.patches import (
+from tao_sparse4d_fix.runtime.patches import (
     criterion_forward_diagnostics,
     criterion_init,
     decoder_decode,

@@ -9,7 +9,7 @@ def main(argv=None):
     doctor = commands.add_parser("doctor", help="check this environment before a training run")
     doctor.add_argument("--spec", help="experiment spec YAML to read background_supervision from")
     doctor.add_argument("overrides", nargs="*", help="Hydra overrides, as passed to sparse4d train")
-    from tao_sparse4d_fix import bundle, launcher  # neither imports torch, TAO or the launcher
+    from tao_sparse4d_fix.host import bundle, launcher  # neither imports torch, TAO or the launcher
 
     launcher.add_arguments(commands.add_parser("launcher", help="make `tao model sparse4d` (the TAO launcher) use the fix"))
     bundle.add_arguments(commands.add_parser("bundle", help="build a folder that brings the fix into a stock TAO image"))
@@ -19,7 +19,7 @@ def main(argv=None):
     if args.command == "bundle":
         return bundle.run(args)
 
-    from tao_sparse4d_fix import doctor as doctor_module
+    from tao_sparse4d_fix.commands import doctor as doctor_module
 
     return doctor_module.run(args.spec, args.overrides)
 

@@ -10,10 +10,11 @@ code, is skipped with a status row and one warning line.
 """
 import sys
 
-from tao_sparse4d_fix import report, status, switches, versions
-from tao_sparse4d_fix.patches import ALL, COMPONENTS
-from tao_sparse4d_fix.patches._base import inspect_target
-from tao_sparse4d_fix.status import UnsupportedTaoCode
+from tao_sparse4d_fix.runtime import report, status, versions
+from tao_sparse4d_fix import switches
+from tao_sparse4d_fix.runtime.patches import ALL, COMPONENTS
+from tao_sparse4d_fix.runtime.patches._base import inspect_target
+from tao_sparse4d_fix.runtime.status import UnsupportedTaoCode
 
 CRITERION_MODULE = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 _hooks = {"installed": False, "enabled": False, "refusal": None, "disabled": frozenset()}

@@ -3,15 +3,15 @@
 Stock TAO keeps only rows with ``0 <= target < C``, so unmatched queries (``C``),
 denoising negatives (``-3``) and lost temporal tracks (``-1``) get no loss at all.
 ``original`` calls the stock code untouched; the other modes are computed by
-``tao_sparse4d_fix.losses``.
+``tao_sparse4d_fix.runtime.losses``.
 
 Known releases are recognised by fingerprint. Code with a new fingerprint is
 recognised by what it computes (``loss_probe``): a loss that matches ours on
 the rows it supervises and drops some others is patched; one that already
 supervises every row is left alone; anything else is refused.
 """
-from tao_sparse4d_fix import criterion_state, loss_probe, modes, versions
-from tao_sparse4d_fix.patches._base import MethodPatch, Recognition, unrecognised
+from tao_sparse4d_fix.runtime import criterion_state, loss_probe, modes, versions
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
 
 FINGERPRINT_TAO_6_25_TO_7_2 = "f8ea3248ccad9d3c"
 FINGERPRINT_TAO_7_3 = "03943e4edef6a027"
@@ -31,7 +31,7 @@ def supervise_background(wrapped, instance, args, kwargs):
     mode = state.mode if state else modes.DEFAULT
     if mode == modes.ORIGINAL:
         return wrapped(*args, **kwargs)
-    from tao_sparse4d_fix.losses import sigmoid_focal_loss
+    from tao_sparse4d_fix.runtime.losses import sigmoid_focal_loss
 
     pred, target, weight, avg_factor = _arguments(*args, **kwargs)
     loss = sigmoid_focal_loss(

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-from tao_sparse4d_fix.userfiles import MalformedFile, read_json_object
+from tao_sparse4d_fix.host.userfiles import MalformedFile, read_json_object
 
 DISTRIBUTION = "nvidia-tao"
 PACKAGED_CONFIG = "nvidia_tao_cli/config/config.json"

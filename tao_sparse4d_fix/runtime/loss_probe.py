@@ -15,7 +15,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Optional
 
-from tao_sparse4d_fix import modes
+from tao_sparse4d_fix.runtime import modes
 
 NUM_CLASSES = 4
 LABELS = tuple(range(NUM_CLASSES)) + (NUM_CLASSES, -1, -3)
@@ -56,7 +56,7 @@ def _signature_problem(stock_forward):
 def _probe(focal_loss_class, stock_forward):
     import torch
 
-    from tao_sparse4d_fix.losses import sigmoid_focal_loss
+    from tao_sparse4d_fix.runtime.losses import sigmoid_focal_loss
 
     problem = _signature_problem(stock_forward)
     if problem:

@@ -49,7 +49,7 @@ import functools
 
 import torch
 
-from tao_sparse4d_fix import modes
+from tao_sparse4d_fix.runtime import modes
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 

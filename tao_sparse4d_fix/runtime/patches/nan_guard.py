@@ -6,7 +6,7 @@ poisoning the whole step. Correct background supervision lowers scores, so that
 becomes common exactly when the fix is on. Empty input now gives a zero that
 keeps the graph connected; any other input goes through the stock code.
 """
-from tao_sparse4d_fix.patches._base import MethodPatch
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
 def guard_empty_input(wrapped, instance, args, kwargs):

@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from tao_sparse4d_fix import launcher_config, mounts
-from tao_sparse4d_fix.userfiles import Backups, MalformedFile, render_json
+from tao_sparse4d_fix.host import launcher_config, mounts
+from tao_sparse4d_fix.host.userfiles import Backups, MalformedFile, render_json
 
 DOCKER_CONFIG = "~/.docker/config.json"
 

@@ -7,7 +7,7 @@ computed with dense tensor ops only, so no device-to-host synchronisation.
 """
 import torch
 
-from tao_sparse4d_fix import losses
+from tao_sparse4d_fix.runtime import losses
 
 PREFIX = "bgsup/"
 KEYS = tuple(

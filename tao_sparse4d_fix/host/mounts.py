@@ -10,7 +10,7 @@ import copy
 import os
 
 from tao_sparse4d_fix.switches import ENABLE as ENV_VAR
-from tao_sparse4d_fix.userfiles import MalformedFile, read_json_object
+from tao_sparse4d_fix.host.userfiles import MalformedFile, read_json_object
 
 DEFAULT_PATH = "~/.tao_mounts.json"
 KEYS = ("Mounts", "Envs", "DockerOptions")

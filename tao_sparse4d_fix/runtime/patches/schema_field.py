@@ -8,8 +8,8 @@ extended in place, and the originals are kept for ``revert``.
 """
 import dataclasses
 
-from tao_sparse4d_fix import modes, status
-from tao_sparse4d_fix.patches._base import Recognition
+from tao_sparse4d_fix.runtime import modes, status
+from tao_sparse4d_fix.runtime.patches._base import Recognition
 
 CLASS_NAME = "Sparse4DLossClsConfig"
 STOCK_FIELDS = ("type", "use_sigmoid", "gamma", "alpha", "loss_weight")

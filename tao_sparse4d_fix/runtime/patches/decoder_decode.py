@@ -7,7 +7,7 @@ the number of candidates. Everything else is TAO's own ``decode``.
 """
 import inspect
 
-from tao_sparse4d_fix.patches._base import MethodPatch
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
 def fix_decode(wrapped, instance, args, kwargs):

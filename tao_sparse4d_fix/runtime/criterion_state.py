@@ -10,7 +10,7 @@ its fingerprint or measured by ``loss_probe``) and whether the plugin wraps it.
 from dataclasses import dataclass
 from typing import Optional
 
-from tao_sparse4d_fix import modes
+from tao_sparse4d_fix.runtime import modes
 
 ATTRIBUTE = "_tao_sparse4d_fix_state"
 DEFAULT_SCORE_THRESHOLD = 0.05  # TAO's model.head.decoder.score_threshold default

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from tao_sparse4d_fix import modes, status, versions
+from tao_sparse4d_fix.runtime import modes, status, versions
 from tao_sparse4d_fix._version import __version__
 
 _printed = []
