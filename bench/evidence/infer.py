@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""Inference half of bench/evidence.py: runs INSIDE the harness env (CPU torch + TAO on PYTHONPATH).
+"""Inference half of the evidence: runs INSIDE the harness env (CPU torch + TAO on PYTHONPATH).
 
-For each trained arm it rebuilds TAO's own ``Sparse4DPlModel`` from the
-configuration TAO itself saved for that run (``<results>/train/experiment.yaml``),
-loads the final checkpoint with TAO's ``load_pretrained_weights`` (as TAO's
-inference script does), and runs TAO's inference path on the held-out scenes:
+For each trained arm (or one of its intermediate checkpoints) it rebuilds TAO's
+own ``Sparse4DPlModel`` from the configuration TAO itself saved for that run
+(``<results>/train/experiment.yaml``), loads the checkpoint with TAO's
+``load_pretrained_weights`` (as TAO's inference script does), and runs TAO's
+inference path on the held-out scenes:
 eval mode, ``Sparse4DDataModule``'s predict dataloader (TAO's test transforms,
 sequential frames), ``Sparse4D.simple_test``'s steps (features -> head ->
 ``head.post_process`` = ``SparseBox3DDecoder.decode`` with the spec's
@@ -13,10 +14,13 @@ consecutive frames of a scene and reset at every new scene.
 
 Writes one JSON per arm with, per frame: the decoder's detections (box, score,
 class, track ID), every query's max-class score and centre (for the
-score distribution of far-from-object queries), and the ground truth. Also dumps
-the TensorBoard scalars of each arm's training (harness/read_logs.py).
+score distribution of far-from-object queries), and the ground truth; and TAO's
+own ``results_nusc.json`` (the dataset's ``format_results``, as ``sparse4d
+inference`` writes it) in detection and in tracking mode, under
+``DIR/nusc/NAME/{detection,tracking}/img_bbox/``. Also dumps the TensorBoard
+scalars of each run (harness/read_logs.py).
 
-    python bench/evidence_infer.py --arm NAME=RESULTS_DIR [...] --data HELDOUT_DIR --out DIR
+    python bench/evidence/infer.py --arm NAME=RESULTS_DIR=CHECKPOINT [...] --data HELDOUT_DIR --out DIR
 """
 import argparse
 import json
@@ -24,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script: the repository root holds the harness package
 
 
@@ -41,7 +45,7 @@ def load_config(results_dir, heldout):
     return cfg
 
 
-def run_arm(name, results_dir, heldout, out_dir):
+def run_arm(name, results_dir, ckpt, heldout, out_dir):
     import numpy as np
     import torch
     from nvidia_tao_pytorch.cv.sparse4d.dataloader.pl_sparse4d_data_module import Sparse4DDataModule
@@ -50,7 +54,6 @@ def run_arm(name, results_dir, heldout, out_dir):
 
     torch.manual_seed(0)
     cfg = load_config(results_dir, heldout)
-    ckpt = Path(results_dir) / "train" / "sparse4d_model_latest.pth"
     pl_model = Sparse4DPlModel(cfg)
     missing, unexpected = pl_model.load_state_dict(load_pretrained_weights(str(ckpt)), strict=False)
     if missing or unexpected:  # TAO loads with strict=False; a silent partial load would void the comparison
@@ -63,7 +66,7 @@ def run_arm(name, results_dir, heldout, out_dir):
     dm = Sparse4DDataModule(cfg)
     dm.setup("predict")
     infos = dm.test_dataset.data_infos
-    frames, scene, t0 = [], None, time.time()
+    frames, outputs, scene, t0 = [], [], None, time.time()
     with torch.no_grad():
         for idx, batch in enumerate(dm.predict_dataloader()):
             info = infos[idx]
@@ -75,6 +78,7 @@ def run_arm(name, results_dir, heldout, out_dir):
             feature_maps = model.extract_feat(img, False, batch)
             outs = model.head(feature_maps, batch)
             det = model.head.post_process(outs)[0]
+            outputs.append({"img_bbox": det})
             cls = outs["classification"][-1][0].sigmoid().max(dim=-1).values  # what the threshold is applied to
             centres = outs["prediction"][-1][0][:, :3]
             frames.append({
@@ -91,6 +95,8 @@ def run_arm(name, results_dir, heldout, out_dir):
                 "gt_names": [str(n) for n in info["gt_names"]],
                 "gt_ids": [int(i) for i in info["instance_inds"]],
             })
+    for mode, tracking in (("detection", False), ("tracking", True)):  # TAO's own results_nusc.json
+        dm.test_dataset.format_results(outputs, jsonfile_prefix=str(Path(out_dir) / "nusc" / name / mode), tracking=tracking)
     print(f"{name}: {len(frames)} frames in {time.time() - t0:.1f} s, score_threshold {threshold}", flush=True)
     (Path(out_dir) / f"infer_{name}.json").write_text(json.dumps({
         "arm": name, "score_threshold": threshold, "classes": list(cfg.dataset.classes),
@@ -119,15 +125,15 @@ def dump_scalars(name, results_dir, out_dir):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arm", action="append", required=True, help="NAME=RESULTS_DIR")
+    p.add_argument("--arm", action="append", required=True, help="NAME=RESULTS_DIR=CHECKPOINT")
     p.add_argument("--data", required=True, help="held-out dataset dir (synthetic_data.py)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     for spec in a.arm:
-        name, results = spec.split("=", 1)
+        name, results, ckpt = spec.split("=", 2)
         dump_scalars(name, results, a.out)
-        run_arm(name, results, a.data, a.out)
+        run_arm(name, results, ckpt, a.data, a.out)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
 """BENCH-ONLY probe, loaded in every interpreter of an evidence training run
-(harness sitecustomize, ``TAO_CPU_TESTONLY_PROBE=evidence_probe``, this folder on
+(harness sitecustomize, ``TAO_CPU_TESTONLY_PROBE=probe``, this folder on
 PYTHONPATH). It never changes what TAO computes.
 
-For every call of the criterion's classification loss it records what the
-constant-score floor of that call needs (bench/evidence_floor.py): how many rows
-carry each label, the ``avg_factor``, the loss's alpha, gamma and weight, and the
-loss value TAO got. A torch forward hook sees every call whatever wraps
-``FocalLoss.forward`` (the plugin does not call the stock code in its modes).
-Calls are numbered within a training step: the main queries of each decoder layer
-first, then the denoising rows of each layer, as TAO's ``SetCriterion.forward``
-makes them.
+For every call of the criterion's classification loss it records the loss TAO
+got and that call's constant-score floor, computed by the plugin's own
+``runtime.floor`` (the formula's one home) for the rows the active mode
+supervises, plus the label counts and ``avg_factor`` for reading. A torch
+forward hook sees every call whatever wraps ``FocalLoss.forward``. Calls are
+numbered within a training step: the main queries of each decoder layer first,
+then the denoising rows of each layer, as TAO's ``SetCriterion.forward`` makes them.
 
     EVIDENCE_PROBE_OUT=DIR  ->  DIR/probe_<pid>.jsonl, one line per training step
 """
@@ -23,18 +22,24 @@ _steps = {"count": 0}
 
 
 def _on_loss(module, args, kwargs, output):
+    from tao_sparse4d_fix.runtime import criterion_state, floor, modes
+
     pred, target = args[0], args[1] if len(args) > 1 else kwargs["target"]
     avg_factor = kwargs.get("avg_factor", args[3] if len(args) > 3 else None)
+    state = criterion_state.of(module)
+    mode = state.mode if state else modes.ORIGINAL  # the plugin off: TAO's stock loss
+    background = modes.background_rows(mode, criterion_state.contract().stock_background)
+    call_floor = floor.constant_score_floor(target, pred.shape[1], background=background, alpha=module.alpha,
+                                            gamma=module.gamma, avg_factor=avg_factor, loss_weight=module.loss_weight)
     labels, counts = target.detach().cpu().unique(return_counts=True)
     module._evidence_calls.append({
         "rows": int(target.numel()),
         "classes": int(pred.shape[1]),
         "labels": {str(int(label)): int(count) for label, count in zip(labels, counts)},
         "avg_factor": None if avg_factor is None else float(avg_factor),
-        "alpha": float(module.alpha),
-        "gamma": float(module.gamma),
-        "loss_weight": float(module.loss_weight),
+        "mode": mode,
         "loss": float(output.detach()),
+        "floor": float(call_floor),
     })
 
 

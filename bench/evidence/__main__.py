@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Evidence benchmark: TAO's real Sparse4D with original / corrected / unmatched_only background
+supervision, in two scenarios, repeated, then TAO's inference on held-out scenes.
+
+    python3 bench/evidence [--quick] [--out docs/evidence] [--workdir DIR] [--keep]
+
+Per repeat (config.py holds the set-up and the reasons for it, fixed before any result was seen):
+
+* scratch: each mode trained from the backbone checkpoint alone (``steps``);
+* transfer (the headline): the scratch ``corrected`` arm is the base; it is fine-tuned
+  (``train.pretrained_model_path``) on new scenes with each mode (``finetune_steps``), and
+  the stock fine-tune is continued with ``corrected`` (the rescue, ``rescue_steps``); the
+  stock and corrected fine-tunes and the rescue are also evaluated from the checkpoints
+  TAO writes along the way (``curve_steps``).
+
+Every run is TAO's own console entrypoint ``sparse4d train -e spec.yaml`` (harness env, CPU
+torch, TAO 6.25.11, the plugin installed non-editably, ``TAO_SPARSE4D_FIX=1``), the arm chosen
+by the Hydra override ``model.head.loss.cls.background_supervision=<mode>``; a bench-only probe
+(probe.py) records every classification-loss call with its constant-score floor. Inference
+(infer.py) runs TAO's model, decoder and instance bank on the held-out scenes and writes TAO's
+own results_nusc.json too. Metrics, validity labels, tables and figures (report.py) run in
+their own venv with nuscenes-devkit. Runs are scheduled ``parallel`` at a time with one
+intra-op thread each.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as `python3 bench/evidence`: its modules side by side
+import config  # noqa: E402
+import runs  # noqa: E402
+
+
+def machine_info():
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = ""
+    try:
+        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+        mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "platform": platform.platform(),
+            "python": platform.python_version(), "loadavg_start": os.getloadavg()}
+
+
+def curve_points(name, run, steps):
+    """(point name, results dir, checkpoint) of a run's intermediate checkpoints and its final one."""
+    points = [(f"{name}@{s}", run["results"], str(runs.step_checkpoint(run["results"], s))) for s in steps[:-1]]
+    return points + [(name, run["results"], str(runs.final_checkpoint(run["results"])))]
+
+
+def prune(run, steps):
+    """Delete the step checkpoints TAO wrote that no curve point reads (~0.9 GB each)."""
+    keep = {runs.step_checkpoint(run["results"], s) for s in steps}
+    for ckpt in (Path(run["results"]) / "train").glob("model_epoch_*_step_*.pth"):
+        if ckpt not in keep and not ckpt.is_symlink():
+            latest = runs.final_checkpoint(run["results"])
+            if not (latest.is_symlink() and latest.resolve() == ckpt.resolve()):
+                ckpt.unlink()
+    return run
+
+
+def run_repeats(work, cfg, keep):
+    """Every repeat's data, runs and inference, ``cfg['parallel']`` processes at a time.
+
+    Jobs are submitted in dependency order to a FIFO pool, so a job waiting on an earlier one
+    only ever waits on a job that is running or done.
+    """
+    reps = [work / f"repeat{r}" for r in range(cfg["repeats"])]
+    curve = list(cfg["curve_steps"])
+    with ThreadPoolExecutor(cfg["parallel"]) as pool:
+        def data(r):
+            reps[r].mkdir(parents=True, exist_ok=True)
+            runs.generate(reps[r] / "data_base", config.BASE_DATA_SEED + r, runs.scenes_for(cfg["steps"], cfg),
+                          cfg["train_frames"], cfg)
+            runs.generate(reps[r] / "data_finetune", config.FINETUNE_DATA_SEED + r,
+                          runs.scenes_for(max(cfg["finetune_steps"], cfg["rescue_steps"]), cfg), cfg["train_frames"], cfg)
+            runs.generate(reps[r] / "data_heldout", config.HELDOUT_SEED + r, cfg["test_scenes"], cfg["test_frames"], cfg)
+
+        made = [pool.submit(data, r) for r in range(cfg["repeats"])]
+
+        def scratch(r, mode):
+            made[r].result()
+            return runs.train(reps[r] / "scratch", mode, mode, cfg["steps"], reps[r] / "data_base", cfg,
+                              config.RUN_SEED + r)
+
+        order = [config.BASE_MODE] + [m for m in config.MODES if m != config.BASE_MODE]  # the base first
+        scratch_runs = {(r, m): pool.submit(scratch, r, m) for r in range(cfg["repeats"]) for m in order}
+
+        def finetune(r, mode):
+            base = runs.final_checkpoint(scratch_runs[(r, config.BASE_MODE)].result()["results"])
+            return prune(runs.train(reps[r] / "transfer", mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune",
+                                    cfg, config.RUN_SEED + r, pretrained=base,
+                                    checkpoint_every=cfg["checkpoint_every"] if mode in config.CURVE_ARMS else None), curve)
+
+        finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(cfg["repeats"]) for m in config.MODES}
+
+        def rescue(r):
+            spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
+            return prune(runs.train(reps[r] / "transfer", config.RESCUE, config.BASE_MODE, cfg["rescue_steps"],
+                                    reps[r] / "data_finetune", cfg, config.RUN_SEED + r, pretrained=spoiled,
+                                    checkpoint_every=cfg["checkpoint_every"]), curve)
+
+        rescues = {r: pool.submit(rescue, r) for r in range(cfg["repeats"])}
+
+        def infer(r):
+            scratch_arms = {m: scratch_runs[(r, m)].result() for m in config.MODES}
+            transfer_arms = {m: finetunes[(r, m)].result() for m in config.MODES}
+            transfer_arms[config.RESCUE] = rescues[r].result()
+            points = [(m, run["results"], str(runs.final_checkpoint(run["results"]))) for m, run in scratch_arms.items()]
+            log_dir = reps[r]
+            runs.log(f"repeat {r}: inference on held-out scenes")
+            wall = runs.infer(points, reps[r] / "data_heldout", reps[r] / "scratch" / "infer", log_dir / "infer_scratch.log")
+            points = []
+            for arm, run in transfer_arms.items():
+                if arm in config.CURVE_ARMS or arm == config.RESCUE:
+                    points += curve_points(arm, run, curve)
+                else:
+                    points.append((arm, run["results"], str(runs.final_checkpoint(run["results"]))))
+            wall += runs.infer(points, reps[r] / "data_heldout", reps[r] / "transfer" / "infer", log_dir / "infer_transfer.log")
+            if not keep:  # TAO's checkpoints, ~0.9 GB each
+                for run in [*scratch_arms.values(), *transfer_arms.values()]:
+                    for ckpt in Path(run["results"]).rglob("*.pth"):
+                        ckpt.unlink()
+            return {"repeat": r, "scratch": {"arms": list(scratch_arms.values()), "infer": str(reps[r] / "scratch" / "infer")},
+                    "transfer": {"base": config.BASE_MODE, "arms": [dict(run, arm=a) for a, run in transfer_arms.items()],
+                                 "infer": str(reps[r] / "transfer" / "infer")},
+                    "inference_wall_s": wall}
+
+        return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: a few steps, tiny data (numbers meaningless)")
+    p.add_argument("--out", default=str(runs.REPO / "docs" / "evidence"), help="report.md, results.json, figures")
+    p.add_argument("--workdir", help="data, specs, logs, probes, checkpoints (default: a fresh dir under /tmp)")
+    p.add_argument("--keep", action="store_true", help="keep every checkpoint (~0.9 GB each)")
+    a = p.parse_args(argv)
+    cfg = dict(config.QUICK if a.quick else config.FULL)
+    if not cfg["curve_steps"][-1] == cfg["finetune_steps"] == cfg["rescue_steps"]:
+        raise SystemExit("config: the last curve step must be the fine-tune's and the rescue's length")
+    out = Path(a.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="evidence.", dir="/tmp")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    commit = subprocess.run(["git", "-C", str(runs.REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    info = {"machine": machine_info(), "quick": a.quick, "config": cfg, "tao": config.TAO, "commit": commit,
+            "scratch_reasons": config.SCRATCH_REASONS, "transfer_reasons": config.TRANSFER_REASONS,
+            "command": "python3 bench/evidence" + (" --quick" if a.quick else ""),
+            "seeds": {"base_data": config.BASE_DATA_SEED, "finetune_data": config.FINETUNE_DATA_SEED,
+                      "heldout_data": config.HELDOUT_SEED, "train.seed": config.RUN_SEED, "plus": "repeat index"},
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    runs.log(f"workdir {work}; out {out}; {'QUICK' if a.quick else 'FULL'} {cfg}")
+
+    runs.testenv.ensure([config.TAO])
+    py_metrics = runs.metrics_venv()
+    runs.tiny.backbone_checkpoint(config.TAO)
+    info["repeats"] = run_repeats(work, cfg, a.keep)
+    info["train_wall_s"] = sum(run["wall_s"] for rep in info["repeats"] for scenario in ("scratch", "transfer")
+                               for run in rep[scenario]["arms"])
+    info["total_wall_s_before_report"] = time.time() - t_start
+    info["machine"]["loadavg_end"] = os.getloadavg()
+    (work / "run_info.json").write_text(json.dumps(info, indent=1))
+
+    runs.log("metrics, validity, tables, figures")
+    subprocess.run([str(py_metrics), str(runs.HERE / "report.py"), "--info", str(work / "run_info.json"),
+                    "--out", str(out)], check=True, env=runs.clean_env())
+    runs.log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

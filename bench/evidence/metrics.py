@@ -1,0 +1,215 @@
+"""Detection and tracking metrics of one arm on the held-out frames (runs in the metrics venv).
+
+Reads the per-frame records infer.py writes (TAO's decoder output, every query's
+score and centre, the ground truth). Matching is class-agnostic and nuScenes-style;
+AP and AMOTA come from nuscenes-devkit's own code.
+"""
+import numpy as np
+
+AP_DISTS = [0.5, 1.0, 2.0, 4.0]
+MATCH_DIST = 2.0  # metres, centre distance in the ground plane (nuScenes' center_distance)
+THRESHOLDS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+MATCHED_RECALL_CAP = 0.8
+# nuScenes' DetectionBox only accepts its own class names: a label mapping, nothing else.
+NUSC_NAME = {"person": "pedestrian", "nova_carter": "car"}
+
+def xy_dist(a, b):
+    """Pairwise ground-plane centre distances between [N,>=2] and [M,>=2]."""
+    a = np.asarray(a, float).reshape(-1, np.shape(a)[-1] if len(a) else 2)[:, :2]
+    b = np.asarray(b, float).reshape(-1, np.shape(b)[-1] if len(b) else 2)[:, :2]
+    if not len(a) or not len(b):
+        return np.full((len(a), len(b)), np.inf)
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+
+
+def greedy_match(det_boxes, det_scores, gt_boxes, dist_th=MATCH_DIST):
+    """nuScenes-style matching: detections by descending score, each to the nearest unmatched GT within dist_th.
+
+    Class-agnostic. Returns det->gt index (-1 unmatched)."""
+    d = xy_dist(det_boxes, gt_boxes)
+    order = np.argsort(-np.asarray(det_scores, float), kind="stable")
+    taken = np.zeros(len(gt_boxes), bool)
+    match = np.full(len(det_scores), -1)
+    for i in order:
+        if not len(gt_boxes):
+            break
+        cand = np.where(~taken, d[i], np.inf)
+        j = int(np.argmin(cand))
+        if cand[j] < dist_th:
+            match[i], taken[j] = j, True
+    return match
+
+
+def at_threshold(frames, threshold):
+    """Detections, true positives and ground truth summed over frames, keeping class scores ≥ threshold."""
+    dets = tp = gts = 0
+    for f in frames:
+        keep = np.asarray(f["det_cls_scores"], float) >= threshold
+        boxes = np.asarray(f["det_boxes"], float).reshape(-1, 7)[keep]
+        scores = np.asarray(f["det_scores"], float)[keep]
+        dets += int(keep.sum())
+        gts += len(f["gt_boxes"])
+        tp += int((greedy_match(boxes, scores, f["gt_boxes"]) >= 0).sum())
+    n = max(len(frames), 1)
+    return {"threshold": threshold, "detections_per_frame": dets / n, "fp_per_frame": (dets - tp) / n,
+            "recall": tp / gts if gts else 0.0, "precision": tp / dets if dets else 0.0}
+
+
+def threshold_curve(frames, thresholds=THRESHOLDS):
+    return [at_threshold(frames, t) for t in thresholds]
+
+
+def fp_at_recall(frames, recall):
+    """False positives per frame at the highest class-score threshold whose recall still reaches ``recall``."""
+    scores = np.unique(np.concatenate([np.asarray(f["det_cls_scores"], float) for f in frames] or [np.zeros(0)]))
+    for t in np.quantile(scores, np.linspace(1, 0, 101)) if scores.size else []:
+        point = at_threshold(frames, t)
+        if point["recall"] >= recall - 1e-9:
+            return point["fp_per_frame"]
+    return None
+
+
+def arm_metrics(data):
+    """Detection and tracking metrics of one arm on the held-out frames (TAO's decoder output)."""
+    frames = data["frames"]
+    thr, track_thr = data["score_threshold"], data.get("tracking_threshold", 0.2)
+    n = len(frames)
+    det_total = gt_total = tp = far_dets = untracked = 0
+    new_ids = new_frames = switches = matched_gt = 0
+    far_scores, spreads, seen, last_id_of_gt, scene = [], [], set(), {}, None
+    for f in frames:
+        first = f["scene"] != scene
+        if first:
+            scene, seen, last_id_of_gt = f["scene"], set(), {}
+        dets, gts = f["det_boxes"], f["gt_boxes"]
+        det_total += len(dets)
+        gt_total += len(gts)
+        untracked += int((np.asarray(f["det_cls_scores"], float) < track_thr).sum())
+        m = greedy_match(dets, f["det_scores"], gts)
+        tp += int((m >= 0).sum())
+        dmin = xy_dist(dets, gts).min(axis=1) if len(gts) else np.full(len(dets), np.inf)
+        far_dets += int((dmin > MATCH_DIST).sum())
+        ids = f["det_ids"]
+        if not first:
+            new_frames += 1
+            new_ids += sum(i not in seen for i in ids)
+        seen.update(ids)
+        for di, gi in enumerate(m):  # ID switch: a ground-truth track matched to another ID than at its last match
+            if gi < 0:
+                continue
+            gid, pid = f["gt_ids"][gi], ids[di]
+            matched_gt += 1
+            if gid in last_id_of_gt and last_id_of_gt[gid] != pid:
+                switches += 1
+            last_id_of_gt[gid] = pid
+        qd = xy_dist(f["query_centres"], gts).min(axis=1) if len(gts) else np.full(len(f["query_scores"]), np.inf)
+        far_scores += [s for s, dd in zip(f["query_scores"], qd) if dd > MATCH_DIST]
+        spreads.append(max(f["query_scores"]) - min(f["query_scores"]))
+    far_scores = np.asarray(far_scores, float)
+    return {
+        "frames": n,
+        "gt_per_frame": gt_total / n,
+        "detections_per_frame": det_total / n,
+        "fp_per_frame": (det_total - tp) / n,
+        "precision_2m": tp / det_total if det_total else 0.0,
+        "recall_2m": tp / gt_total if gt_total else 0.0,
+        "far_detections_per_frame": far_dets / n,
+        "untracked_per_frame": untracked / n,
+        "tracked_per_frame": (det_total - untracked) / n,
+        "new_ids_per_frame": new_ids / max(new_frames, 1),
+        "id_switches": switches,
+        "id_switches_per_matched_gt": switches / max(matched_gt, 1),
+        "far_query_count": int(far_scores.size),
+        "far_query_score_median": float(np.median(far_scores)) if far_scores.size else 0.0,
+        "far_query_frac_above_thr": float((far_scores >= thr).mean()) if far_scores.size else 0.0,
+        "query_score_spread": float(np.mean(spreads)),
+        "threshold_curve": threshold_curve(frames),
+        "_far_scores": far_scores.tolist(),
+    }
+
+
+def nuscenes_ap(data, agnostic=False):
+    """Per-class AP at each centre distance with nuscenes-devkit's accumulate / calc_ap; mAP = mean over classes.
+
+    ``agnostic``: every box (ground truth and detection) under one class name, so only localisation and
+    ranking count, not the predicted class."""
+    from pyquaternion import Quaternion
+    from nuscenes.eval.common.data_classes import EvalBoxes
+    from nuscenes.eval.common.utils import center_distance
+    from nuscenes.eval.detection.algo import accumulate, calc_ap
+    from nuscenes.eval.detection.data_classes import DetectionBox
+
+    classes = data["classes"]
+    gt, pred = EvalBoxes(), EvalBoxes()
+    name_of = (lambda n: "car") if agnostic else NUSC_NAME.get
+
+    def box(token, b, name, score=-1.0):
+        return DetectionBox(sample_token=token, translation=tuple(map(float, b[:3])), size=tuple(map(float, b[3:6])),
+                            rotation=tuple(Quaternion(axis=[0, 0, 1], angle=float(b[6])).elements),
+                            velocity=(0.0, 0.0), detection_name=name, detection_score=float(score), attribute_name="")
+
+    for f in data["frames"]:
+        gt.add_boxes(f["token"], [box(f["token"], b, name_of(n)) for b, n in zip(f["gt_boxes"], f["gt_names"])])
+        pred.add_boxes(f["token"], [box(f["token"], b, name_of(classes[l]), s)
+                                    for b, l, s in zip(f["det_boxes"], f["det_labels"], f["det_scores"])])
+    present = sorted({name_of(n) for f in data["frames"] for n in f["gt_names"]})
+    ap = {}
+    for dist in AP_DISTS:
+        per_class = {name: float(calc_ap(accumulate(gt, pred, name, center_distance, dist), 0.1, 0.1)) for name in present}
+        ap[str(dist)] = float(np.mean(list(per_class.values()))) if per_class else 0.0
+    return ap
+
+
+def nuscenes_tracking(data):
+    """AMOTA, and MOTA / ID switches at the best-MOTA threshold, from nuscenes-devkit's own tracking evaluation.
+
+    Class-agnostic (every box as ``car``): ID continuity, not the predicted class. As the devkit's
+    loader does, a predicted track's score is the mean of its boxes' scores; the devkit then sweeps
+    the score threshold itself. Scenes are the held-out scenes, each frame its timestamp.
+    """
+    from nuscenes.eval.common.config import config_factory
+    from nuscenes.eval.common.utils import center_distance
+    from nuscenes.eval.tracking.algo import TrackingEvaluation
+    from nuscenes.eval.tracking.constants import AVG_METRIC_MAP
+    from nuscenes.eval.tracking.data_classes import TrackingBox, TrackingMetricData
+    from pyquaternion import Quaternion
+
+    cfg = config_factory("tracking_nips_2019")
+    track_scores = {}
+    for f in data["frames"]:
+        for track, score in zip(f["det_ids"], f["det_scores"]):
+            track_scores.setdefault((f["scene"], track), []).append(score)
+
+    def box(f, b, track, score=-1.0):
+        return TrackingBox(sample_token=f["token"], translation=tuple(map(float, b[:3])), size=tuple(map(float, b[3:6])),
+                           rotation=tuple(Quaternion(axis=[0, 0, 1], angle=float(b[6])).elements), velocity=(0.0, 0.0),
+                           tracking_id=str(track), tracking_name="car", tracking_score=float(score))
+
+    gt, pred = {}, {}
+    for f in data["frames"]:
+        stamp = int(round(f["timestamp"] * 1e6))
+        gt.setdefault(f["scene"], {})[stamp] = [box(f, b, i) for b, i in zip(f["gt_boxes"], f["gt_ids"])]
+        pred.setdefault(f["scene"], {})[stamp] = [box(f, b, i, np.mean(track_scores[(f["scene"], i)]))
+                                                  for b, i in zip(f["det_boxes"], f["det_ids"])]
+    md = TrackingEvaluation(gt, pred, "car", center_distance, cfg.dist_th_tp, cfg.min_recall,
+                            TrackingMetricData.nelem, cfg.metric_worst, verbose=False).accumulate()
+    motar = np.array(md.get_metric(AVG_METRIC_MAP["amota"]), float)
+    if np.all(np.isnan(motar)):
+        return {"amota": 0.0, "mota": 0.0, "ids": None, "ids_per_gt": None}
+    motar[np.isnan(motar)] = cfg.metric_worst["amota"]
+    mota = np.array(md.get_metric("mota"), float)
+    best = int(np.nanargmax(mota)) if not np.all(np.isnan(mota)) else None
+    gt_boxes = sum(len(f["gt_boxes"]) for f in data["frames"])
+    ids = None if best is None else float(md.get_metric("ids")[best])
+    return {"amota": float(np.mean(motar)), "mota": 0.0 if best is None else float(mota[best]),
+            "ids": ids, "ids_per_gt": None if ids is None else ids / max(gt_boxes, 1)}
+
+
+def devkit_metrics(data):
+    """nuscenes-devkit's AP (per class and class-agnostic) and tracking metrics of one arm."""
+    ap = nuscenes_ap(data)
+    agnostic = nuscenes_ap(data, agnostic=True)
+    tracking = nuscenes_tracking(data)
+    return {"ap": ap, "map_mean": float(np.mean(list(ap.values()))), "ap_agnostic": agnostic,
+            "ap_agnostic_2m": agnostic[str(MATCH_DIST)], "tracking": tracking, "amota": tracking["amota"],
+            "ids_per_gt_nuscenes": tracking["ids_per_gt"]}
