@@ -6,7 +6,10 @@
 * ``spatialai_data_utils``: not on the registry. The Sparse4D dataset imports
   it at module level; only ``FPS``, ``COLOR_MAP`` and the two eval configs'
   ``deserialize`` run during training. Evaluation needs the real package, so
-  harness runs skip validation.
+  harness runs skip validation. ``sparse4d inference`` writing
+  ``results_nusc.json`` (``_format_bbox``) also needs ``AICityBox`` and the
+  eval config's ``class_range``: both are given below (the nvschema converter
+  is not: run inference with ``inference.output_nvschema=false``).
 
 Every other imported name is a placeholder that raises when used, so a code
 path that really needs the package fails loudly instead of silently.
@@ -21,10 +24,16 @@ def _unavailable(qualname):
 
 
 class _EvalConfig:
-    """Keeps the dict it was deserialised from (the dataset only stores it)."""
+    """Keeps the dict it was deserialised from; its keys read as attributes (``class_range``)."""
 
     def __init__(self, cfg):
         self.cfg = dict(cfg)
+
+    def __getattr__(self, name):
+        cfg = self.__dict__.get("cfg", {})
+        if name in cfg:
+            return cfg[name]
+        raise AttributeError(name)
 
     @classmethod
     def deserialize(cls, cfg):
@@ -44,6 +53,31 @@ class DetectionConfig(_EvalConfig):
 
 class TrackingConfig(_EvalConfig):
     pass
+
+
+class AICityBox:
+    """A nuScenes-devkit-style box with what Sparse4D's ``_format_bbox`` reads.
+
+    center, wlh, velocity: float arrays; orientation: the Quaternion given;
+    label, token as given; score as a Python float (json.dump, which TAO calls on
+    the result, cannot write numpy's float32: an assumption about the real class).
+    """
+
+    def __init__(self, center, size, orientation, label=None, score=float("nan"),
+                 velocity=(float("nan"),) * 3, name=None, token=None):
+        import numpy as np
+
+        self.center = np.asarray(center, dtype=float)
+        self.wlh = np.asarray(size, dtype=float)
+        self.orientation = orientation
+        self.label = None if label is None else int(label)
+        self.score = float(score)
+        self.velocity = np.asarray(velocity, dtype=float)
+        self.name = name
+        self.token = token
+        self.embed = None
+        self.reid_embed = None
+        self.visibility_scores = None
 
 
 # Color table for visualisation only; any RGB tuples will do.
@@ -73,10 +107,10 @@ MODULES = {
     "spatialai_data_utils.eval.tracking.evaluate": {"AIC24TrackEval": None},
     "spatialai_data_utils.visualization": {"COLOR_MAP": COLOR_MAP},
     "spatialai_data_utils.utils": {},
-    "spatialai_data_utils.utils.data_classes": {"AICityBox": None},  # 6.x
+    "spatialai_data_utils.utils.data_classes": {"AICityBox": AICityBox},  # 6.x
     "spatialai_data_utils.core": {},
     "spatialai_data_utils.core.boxes": {},
-    "spatialai_data_utils.core.boxes.aicity_box": {"AICityBox": None},  # 7.x
+    "spatialai_data_utils.core.boxes.aicity_box": {"AICityBox": AICityBox},  # 7.x
     "spatialai_data_utils.converters": {},
     "spatialai_data_utils.converters.nusc_results_to_nvschema": {"convert_sparse4d_to_nvschema": None},
 }
