@@ -1,3 +1,3 @@
 """The plugin's version, in a module of its own so that any module can read it
 without importing the package's ``__init__`` from below."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -12,6 +12,8 @@ FORCE = "TAO_SPARSE4D_FIX_FORCE"
 DISABLE = "TAO_SPARSE4D_FIX_DISABLE"
 DIAGNOSTICS = "TAO_SPARSE4D_FIX_DIAGNOSTICS"  # kept from 0.1.0: =0 means DISABLE=diagnostics
 DIAGNOSTICS_COMPONENT = "diagnostics"
+RANK_TIMEOUT = "TAO_SPARSE4D_FIX_RANK_TIMEOUT"
+DEFAULT_RANK_TIMEOUT_S = 60.0
 ON_VALUES = ("1", "true", "on")
 OFF_VALUES = ("", "0", "false", "off")
 
@@ -65,3 +67,25 @@ def disabled_components(valid, environ=None):
     if _raw(DIAGNOSTICS, environ).strip().lower() in OFF_VALUES[1:]:
         names.add(DIAGNOSTICS_COMPONENT)
     return frozenset(names)
+
+
+def rank_timeout(environ=None):
+    """``TAO_SPARSE4D_FIX_RANK_TIMEOUT``: seconds each rank waits for every other rank's status; raises ``InvalidSwitch``.
+
+    In a distributed run the ranks compare what they run at the first loss call
+    (``runtime.rank_guard``); a rank that has not reported within this time runs
+    without the fix, and the run is stopped.
+    """
+    raw = _raw(RANK_TIMEOUT, environ)
+    if not raw.strip():
+        return DEFAULT_RANK_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise InvalidSwitch(
+            f"tao-sparse4d-fix: {RANK_TIMEOUT}={raw!r} is not a valid value; give a number of seconds "
+            f"greater than 0 (default {DEFAULT_RANK_TIMEOUT_S:g})."
+        )
+    return seconds

@@ -27,6 +27,7 @@ class CriterionState:
 class LossContract:
     stock_background: frozenset  # modes.BACKGROUND_KINDS the stock FocalLoss supervises
     wrapped: bool  # False when the stock loss already supervises every row
+    verdict: str = ""  # how the stock FocalLoss was recognised (its status-table reason)
 
 
 _contract = []  # at most one LossContract: the one of this process's TAO

@@ -28,6 +28,7 @@ def install():
     """Patch TAO's modules as they are imported (at once if already imported)."""
     try:
         _hooks["disabled"] = switches.disabled_components(COMPONENTS)
+        switches.rank_timeout()  # refused here, before any step, not at the first loss call
     except switches.InvalidSwitch as error:
         install_refusal(str(error))
         return

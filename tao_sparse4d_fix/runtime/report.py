@@ -16,6 +16,27 @@ def is_rank_zero():
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
+def is_local_rank_zero():
+    return os.environ.get("LOCAL_RANK", "0") == "0"
+
+
+def node():
+    """(this node's index, number of nodes): torchrun's GROUP_RANK/GROUP_WORLD_SIZE, else TAO's contract.
+
+    TAO's entrypoint takes WORLD_SIZE as the number of nodes and NODE_RANK as this
+    node's index; Lightning rewrites WORLD_SIZE only when it starts its workers,
+    after the criterion (and so this line) is built.
+    """
+    if "GROUP_WORLD_SIZE" in os.environ:
+        return int(os.environ.get("GROUP_RANK", "0")), int(os.environ["GROUP_WORLD_SIZE"])
+    return int(os.environ.get("NODE_RANK", "0") or 0), int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def info(message):
+    """One line on stdout, prefixed with the plugin's name."""
+    print(f"tao-sparse4d-fix: {message}", flush=True)
+
+
 def warn(message):
     """One line on stderr, once per message and process, on rank 0."""
     if message in _warned or not is_rank_zero():
@@ -45,7 +66,12 @@ def render(rows, state, stock_loss_kept=False):
 
 
 def print_status_once(state, stock_loss_kept=False):
-    if _printed or not is_rank_zero():
+    """The full table on global rank 0; one line on local rank 0 of every other node."""
+    if _printed or not is_local_rank_zero():
         return
     _printed.append(True)
-    print(render(status.rows(), state, stock_loss_kept), flush=True)
+    index, count = node()
+    info(f"{__version__} on nvidia-tao-pytorch {versions.tao_version()}, background_supervision {state.mode} "
+         f"(from {state.source}), node {index} of {count}")
+    if is_rank_zero():
+        print(render(status.rows(), state, stock_loss_kept), flush=True)

@@ -7,9 +7,11 @@ import subprocess
 import pytest
 
 from harness import read_logs, synthetic_data, testenv, tiny
+from tao_sparse4d_fix import __version__
 
 TAO = "6.25.11"
 KEY = "model.head.loss.cls.background_supervision"
+BANNER = f"tao-sparse4d-fix {__version__} on nvidia-tao-pytorch"  # the status table's first line (global rank 0)
 
 
 def pytest_collection_modifyitems(items):

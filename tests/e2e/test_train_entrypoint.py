@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import KEY, TAO, testenv
+from conftest import BANNER, KEY, TAO, testenv
 
 TABLE_ROW = "criterion.FocalLoss.forward                   | core | Yes"
 
@@ -15,7 +15,7 @@ def test_fixed_run_supervises_background_and_survives_default_threshold(train):
     loss_cls 0 and a NaN yawness loss; the fixed run supervises every query."""
     run = train(switch="1", overrides=["model.head.cls_threshold_to_reg=0.05"])
     assert run.returncode == 0, run.output[-3000:]
-    assert run.output.count("tao-sparse4d-fix 0.1.0 on nvidia-tao-pytorch") == 1
+    assert run.output.count(BANNER) == 1
     assert TABLE_ROW in run.output
     assert "background_supervision: corrected (from default)" in run.output
     losses = run.cls_losses()
@@ -42,7 +42,7 @@ def test_original_by_spec_is_stock(train):
 def test_without_plugin_training_is_stock(train):
     run = train(switch=None)
     assert run.returncode == 0, run.output[-3000:]
-    assert "tao-sparse4d-fix 0.1.0 on" not in run.output
+    assert BANNER not in run.output
     losses = run.cls_losses()
     assert losses and all(value == 0 for value in losses)
     yawness = [v for points in run.scalars("loss_yns").values() for _, v in points]
@@ -100,7 +100,7 @@ def test_two_process_ddp_run_patches_both_ranks(train, tmp_path):
         "PYTHONPATH_APPEND": str(Path(__file__).parent),
     })
     assert run.returncode == 0, run.output[-3000:]
-    assert run.output.count("tao-sparse4d-fix 0.1.0 on nvidia-tao-pytorch") == 1  # rank 0 only
+    assert run.output.count(BANNER) == 1  # rank 0 only
     rows = {rank: [json.loads(line) for line in (probe_dir / f"rank{rank}.jsonl").read_text().splitlines()]
             for rank in (0, 1)}
     assert len({row["pid"] for rank in rows for row in rows[rank]}) == 2  # two processes
@@ -115,7 +115,7 @@ def test_tao_default_bf16_precision_trains_with_and_without_the_fix(train):
     for switch in ("1", None):
         run = train(data="objects", switch=switch, steps=2, overrides=["train.precision=bf16"])
         assert run.returncode == 0, run.output[-3000:]
-        assert ("tao-sparse4d-fix 0.1.0 on nvidia-tao-pytorch" in run.output) == (switch == "1")
+        assert (BANNER in run.output) == (switch == "1")
         losses = run.cls_losses()
         assert losses and run.all_losses_finite(), switch
         if switch:

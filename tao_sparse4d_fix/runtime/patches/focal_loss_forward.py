@@ -10,7 +10,9 @@ recognised by what it computes (``loss_probe``): a loss that matches ours on
 the rows it supervises and drops some others is patched; one that already
 supervises every row is left alone; anything else is refused.
 """
-from tao_sparse4d_fix.runtime import criterion_state, loss_probe, modes, versions
+import dataclasses
+
+from tao_sparse4d_fix.runtime import criterion_state, loss_probe, modes, rank_guard, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
 
 FINGERPRINT_TAO_6_25_TO_7_2 = "f8ea3248ccad9d3c"
@@ -28,6 +30,7 @@ def _arguments(pred, target, weight=None, avg_factor=None):
 
 def supervise_background(wrapped, instance, args, kwargs):
     state = criterion_state.of(instance)
+    rank_guard.check_once(state)
     mode = state.mode if state else modes.DEFAULT
     if mode == modes.ORIGINAL:
         return wrapped(*args, **kwargs)
@@ -70,7 +73,7 @@ class FocalLossPatch(MethodPatch):
         recognition = recognition or self.recognise(module)
         # forced over code that was not recognised: assume the stock loss drops every background row
         contract = recognition.contract or criterion_state.LossContract(frozenset(), wrapped=True)
-        criterion_state.set_contract(contract)
+        criterion_state.set_contract(dataclasses.replace(contract, verdict=recognition.detail))
         if contract.wrapped:
             super().apply(module)
 
