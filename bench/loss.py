@@ -23,6 +23,7 @@ importable (e.g. ``PYTHONPATH=/path/to/tao``):
     python bench/loss.py --quick
     python bench/loss.py --out results/loss.md
     python bench/loss.py --clock cpu          # on a machine shared with other jobs
+    python bench/loss.py --memory             # bytes kept for backward and peak, batch 1 and 4
 
 On the CPU it defaults to one intra-op thread (``--threads``) and a steady heap
 (``--heap``); both are printed with the table. The stock loss keeps only the ~3 %
@@ -45,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # measure this checkout, not an installed copy
 
 import tao_sparse4d_fix  # noqa: E402
-from tao_sparse4d_fix.runtime import modes, versions  # noqa: E402
+from tao_sparse4d_fix.runtime import criterion_state, modes, versions  # noqa: E402
 
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 ARMS = ("stock", modes.ORIGINAL, modes.CORRECTED, modes.UNMATCHED_ONLY)
@@ -71,6 +72,9 @@ def parse_args(argv=None):
                              "allocator); default: glibc's own heuristics, which in this small process hand the "
                              "loss's buffers back to the OS after a step and page-fault them in again on the "
                              "next one, by chance (see the faults column)")
+    parser.add_argument("--memory", action="store_true",
+                        help="instead of timing: the bytes each arm keeps for backward (saved_tensors_hooks) and "
+                             "its peak of live tensor bytes over forward + backward, at batch 1 and 4")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=6)
     parser.add_argument("--queries", type=int, default=900)
@@ -150,8 +154,8 @@ def build_arms(criterion):
         loss = criterion.FocalLoss(gamma=2.0, alpha=0.25, loss_weight=2.0)  # TAO's defaults
         if arm == "stock":
             loss.forward = types.MethodType(stock_forward, loss)
-        else:
-            loss.background_supervision = arm
+        else:  # the mode SetCriterion would hand it
+            criterion_state.attach(criterion_state.CriterionState(arm), loss)
         arms[arm] = loss
     return arms
 
@@ -220,6 +224,98 @@ def summarise(times, faults):
     return rows
 
 
+class LiveBytes:
+    """Peak of the bytes held by tensors that ops create while it is active (a TorchDispatchMode).
+
+    Every op output whose storage is new adds its bytes; they are subtracted when
+    that tensor is freed. The inputs that exist before (the logits, the labels)
+    are not counted: the figure is what the loss adds on top of them. Device-neutral
+    (no CUDA allocator statistics needed), so it runs on the CPU too.
+    """
+
+    def __init__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        tracker = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                for item in torch.utils._pytree.tree_leaves(out):
+                    if isinstance(item, torch.Tensor):
+                        tracker.add(item)
+                return out
+
+        self.mode, self.live, self.peak, self.storages = Mode(), 0, 0, set()
+
+    def add(self, tensor):
+        import weakref
+
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        if not key or key in self.storages:
+            return
+        self.storages.add(key)
+        size = storage.nbytes()
+        self.live += size
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(tensor, self.free, key, size)
+
+    def free(self, key, size):
+        self.storages.discard(key)
+        self.live -= size
+
+
+def memory(arms, calls):
+    """Per arm: bytes saved for backward (unique storages), of which the logits themselves, and the live-bytes peak."""
+    logits = {call[2].untyped_storage().data_ptr() for call in calls}
+    rows = {}
+    for arm, loss in arms.items():
+        saved = {}
+
+        def pack(tensor):
+            storage = tensor.untyped_storage()
+            saved[storage.data_ptr()] = storage.nbytes()
+            return tensor
+
+        for call in calls:
+            call[2].grad = None
+        tracker = LiveBytes()
+        with tracker.mode:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+                total = sum(loss(pred, target, avg_factor=avg_factor) for _, _, pred, target, avg_factor in calls)
+            total.backward()
+        kept = sum(saved.values())
+        rows[arm] = (kept, sum(n for ptr, n in saved.items() if ptr in logits), tracker.peak)
+        del total
+    return rows
+
+
+def memory_report(args, device, tables, logit_bytes):
+    lines = [
+        "## Classification loss: memory, stock TAO vs tao-sparse4d-fix",
+        "",
+        f"- TAO nvidia-tao-pytorch {versions.installed('nvidia-tao-pytorch')}, torch {torch.__version__}, device {device}",
+        f"- one training step's FocalLoss calls at TAO's shapes ({args.layers} layers x {args.queries} queries x "
+        f"{args.classes} classes, plus the denoising rows), float32 logits",
+        "- kept for backward: the unique storages packed by `torch.autograd.graph.saved_tensors_hooks` during the "
+        "forward; 'of which logits': storages that are the logits themselves (alive anyway, as the model's output)",
+        "- peak: the most bytes held at once by tensors created by the loss's operators, forward and backward "
+        "(a TorchDispatchMode count, so it needs no CUDA allocator; the logits and labels, which exist before, are "
+        "not counted; the gradients backward writes for the logits are)",
+        "",
+        "| batch | logits (MB) | arm | kept for backward (MB) | of which logits (MB) | kept / stock | kept / logits | peak (MB) | peak / stock |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for batch, rows in tables.items():
+        stock_kept, _, stock_peak = rows["stock"]
+        for arm, (kept, of_logits, peak) in rows.items():
+            lines.append(f"| {batch} | {logit_bytes[batch] / 1e6:.2f} | {arm} | {kept / 1e6:.2f} | {of_logits / 1e6:.2f} | "
+                         f"{kept / stock_kept:.2f} | {kept / logit_bytes[batch]:.2f} | {peak / 1e6:.2f} | "
+                         f"{peak / stock_peak:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def report(args, device, results, rows_per_scenario, repeats, clock_name):
     lines = [
         "## Classification loss: stock TAO vs tao-sparse4d-fix",
@@ -265,6 +361,19 @@ def main(argv=None):
 
     criterion = importlib.import_module(CRITERION)
     arms = build_arms(criterion)
+    if args.memory:
+        tables, logit_bytes = {}, {}
+        for batch in (1, 4):
+            step = make_step(argparse.Namespace(**dict(vars(args), batch=batch)), torch.Generator().manual_seed(args.seed),
+                             device)
+            tables[batch] = memory(arms, step)
+            logit_bytes[batch] = sum(call[2].numel() * call[2].element_size() for call in step)
+        text = memory_report(args, device, tables, logit_bytes)
+        print(text)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text)
+        return 0
     generator = torch.Generator().manual_seed(args.seed)
     calls = make_step(args, generator, device)
 

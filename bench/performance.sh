@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The three performance tables of the README, from one run, into one report:
-# interpreter start-up, the classification loss at TAO's real shapes, and a whole
-# TAO training step with and without the fix.
+# The performance tables of the README, from one run, into one report: interpreter
+# start-up, the classification loss at TAO's real shapes (time and memory), and a
+# whole TAO training step with and without the fix.
 #
 #   bash bench/performance.sh [OUT.md] [--quick]     (default docs/performance.md; ~15 min, --quick ~3 min)
 set -euo pipefail
@@ -17,6 +17,7 @@ venv_python=$(python3 -c 'from harness import testenv; print(testenv.venv_dir() 
 base_python=$("$venv_python" -c 'import sys; print(sys._base_executable)')
 python3 bench/startup.py --python "$base_python" --out "$tmp/startup.md" "${quick[@]}"
 run python bench/loss.py --clock cpu --out "$tmp/loss.md" "${quick[@]}"
+run python bench/loss.py --memory --out "$tmp/loss_memory.md"
 run python -m bench.train_step --out "$tmp/train_step.md" "${quick[@]}"
 
 mkdir -p "$(dirname "$out")"
@@ -32,6 +33,8 @@ mkdir -p "$(dirname "$out")"
   echo "## 2. Classification loss at TAO's real shapes (forward + backward)"
   echo
   cat "$tmp/loss.md"
+  echo
+  cat "$tmp/loss_memory.md"
   echo
   echo "## 3. Whole training step (TAO's own \`sparse4d train\`, CPU harness)"
   echo
