@@ -68,6 +68,11 @@ def run(spec_path=None, overrides=()):
     except switches.InvalidSwitch as error:
         disabled = frozenset()
         problems.append(str(error))
+    try:
+        print(f"  {switches.RANK_TIMEOUT}: {switches.rank_timeout():g} s (in a distributed run each rank waits that long "
+              "for every other rank's status at the first loss call)")
+    except switches.InvalidSwitch as error:
+        problems.append(str(error))
     if switches.forced():
         print(f"  {switches.FORCE} is set: unrecognised targets would be patched anyway")
     for distribution in versions.TAO_DISTRIBUTIONS:

@@ -86,3 +86,11 @@ def test_unknown_component_name_is_not_ready():
     assert result.returncode == 1
     assert "PROBLEM: tao-sparse4d-fix: TAO_SPARSE4D_FIX_DISABLE='decoder,everything' names 'everything'" in result.stdout
     assert "valid names are: diagnostics, nan_guard, decoder" in result.stdout
+
+
+def test_rank_timeout_is_shown_and_a_bad_one_is_not_ready(monkeypatch):
+    assert "TAO_SPARSE4D_FIX_RANK_TIMEOUT: 60 s" in doctor().stdout
+    monkeypatch.setenv("TAO_SPARSE4D_FIX_RANK_TIMEOUT", "later")
+    result = doctor()
+    assert result.returncode == 1
+    assert "PROBLEM: tao-sparse4d-fix: TAO_SPARSE4D_FIX_RANK_TIMEOUT='later' is not a valid value" in result.stdout
