@@ -8,7 +8,8 @@
 # Builds (or reuses) the cached CPU environment with the real TAO wheels from
 # the registry, installs the plugin non-editably, then runs: the start-up tests
 # under Python 3.11 and 3.12, the TAO launcher and bundle tests (the real
-# nvidia-tao launcher in a host venv without torch), the unit and harness tests against each TAO
+# nvidia-tao launcher in a host venv without torch), `sdk`'s arguments through NVIDIA's TAO SDK
+# (nvidia-tao-sdk, same host venv), the unit and harness tests against each TAO
 # release, the end-to-end tests through TAO's own `sparse4d train` entrypoint
 # (6.25.11), and the evidence benchmark's validity labels and --quick mode.
 set -uo pipefail
@@ -33,6 +34,8 @@ step "start-up tests, Python 3.11" "$venv_python" -m pytest -q -p no:cacheprovid
 step "start-up tests, Python 3.12" bash tests/startup/run_py312.sh -q
 step "TAO launcher and bundle tests (host venv: nvidia-tao 6.26.3, no torch)" \
   "$venv_python" -m pytest -q -p no:cacheprovider tests/launcher
+step "TAO SDK job tests (host venv: nvidia-tao-sdk 7.2.0, no torch)" \
+  "$venv_python" -m pytest -q -p no:cacheprovider tests/sdk
 for version in $versions; do
   step "unit tests, TAO $version" env TSF_TEST_TAO="$version" \
     python3 harness/testenv.py run --tao "$version" -- python -m pytest -q -p no:cacheprovider tests/unit tests/harness

@@ -1,4 +1,4 @@
-"""Command line: ``tao-sparse4d-fix doctor|launcher|bundle`` (also ``python -m tao_sparse4d_fix``)."""
+"""Command line: ``tao-sparse4d-fix doctor|launcher|bundle|sdk`` (also ``python -m tao_sparse4d_fix``)."""
 import argparse
 import sys
 
@@ -10,14 +10,18 @@ def main(argv=None):
     doctor.add_argument("--spec", help="experiment spec YAML to read background_supervision from")
     doctor.add_argument("overrides", nargs="*", help="Hydra overrides, as passed to sparse4d train")
     from tao_sparse4d_fix.host import bundle, launcher  # neither imports torch, TAO or the launcher
+    from tao_sparse4d_fix.host import sdk  # standard library only; does not import NVIDIA's SDK
 
     launcher.add_arguments(commands.add_parser("launcher", help="make `tao model sparse4d` (the TAO launcher) use the fix"))
     bundle.add_arguments(commands.add_parser("bundle", help="build a folder that brings the fix into a stock TAO image"))
+    sdk.add_arguments(commands.add_parser("sdk", help="what to pass to create_job of NVIDIA's TAO SDK (nvidia-tao-sdk)"))
     args = parser.parse_args(argv)
     if args.command == "launcher":
         return launcher.run(args)
     if args.command == "bundle":
         return bundle.run(args)
+    if args.command == "sdk":
+        return sdk.run(args)
 
     from tao_sparse4d_fix.commands import doctor as doctor_module
 
