@@ -1,4 +1,4 @@
-"""Command line: ``tao-sparse4d-fix doctor|launcher|bundle|sdk`` (also ``python -m tao_sparse4d_fix``)."""
+"""Command line: ``tao-sparse4d-fix doctor|launcher|bundle|inspect|sdk`` (also ``python -m tao_sparse4d_fix``)."""
 import argparse
 import sys
 
@@ -11,11 +11,15 @@ def main(argv=None):
     doctor.add_argument("overrides", nargs="*", help="Hydra overrides, as passed to sparse4d train")
     from tao_sparse4d_fix.host import bundle, launcher  # neither imports torch, TAO or the launcher
     from tao_sparse4d_fix.host import sdk  # standard library only; does not import NVIDIA's SDK
+    from tao_sparse4d_fix.host.inspect import command as inspect  # standard library only
 
     launcher.add_arguments(commands.add_parser("launcher", help="make `tao model sparse4d` (the TAO launcher) use the fix"))
     bundle.add_arguments(commands.add_parser("bundle", help="build a folder that brings the fix into a stock TAO image"))
     sdk.add_arguments(commands.add_parser("sdk", help="what to pass to create_job of NVIDIA's TAO SDK (nvidia-tao-sdk)"))
+    inspect.add_arguments(commands.add_parser("inspect", help="is my model affected? read TAO's results_nusc.json"))
     args = parser.parse_args(argv)
+    if args.command == "inspect":
+        return inspect.run(args)
     if args.command == "launcher":
         return launcher.run(args)
     if args.command == "bundle":
