@@ -138,3 +138,33 @@ def test_frames_without_ids_give_no_id_metrics(tmp_path):
 def test_frames_over_the_cap_are_counted(tmp_path):
     _, (m,) = run_json(write_results(tmp_path / "r.json", FRAMES), "--num-output", 3)
     assert m["frames_at_cap"] == 2 and m["frames_over_cap"] == 1  # f0 holds 3, f3 holds 4
+
+
+def test_grid_matching_equals_measuring_every_gt_box():
+    import math
+    import random
+
+    def every_box(detections, centres, max_distance=2.0):
+        taken, out = [False] * len(centres), []
+        for score, (x, y) in sorted(detections, key=lambda d: -d[0]):
+            best, best_distance = None, None
+            for j, (gx, gy) in enumerate(centres):
+                distance = math.hypot(x - gx, y - gy)
+                if not taken[j] and (best_distance is None or distance < best_distance):
+                    best, best_distance = j, distance
+            is_tp = best is not None and best_distance < max_distance
+            if is_tp:
+                taken[best] = True
+            out.append((score, is_tp))
+        return out
+
+    rng = random.Random(1)
+    for _ in range(500):
+        span = rng.choice([3, 10, 40])
+
+        def coordinate():
+            return round(rng.uniform(-span, span), rng.choice([0, 1, 3]))
+
+        detections = [(round(rng.random(), 2), (coordinate(), coordinate())) for _ in range(rng.randint(0, 30))]
+        centres = [(coordinate(), coordinate()) for _ in range(rng.randint(0, 10))]
+        assert metrics.match_frame(detections, centres) == every_box(detections, centres), (detections, centres)

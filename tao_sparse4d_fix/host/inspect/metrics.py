@@ -149,15 +149,26 @@ def _tracking(m, results, gt):
 
 
 def match_frame(detections, centres, max_distance=MATCH_DISTANCE_M):
-    """``[(score, is_tp)]`` for ``detections`` ``[(score, (x, y))]`` against GT ``centres``, greedy by score."""
+    """``[(score, is_tp)]`` for ``detections`` ``[(score, (x, y))]`` against GT ``centres``, greedy by score.
+
+    Each detection, by descending score, takes the nearest unmatched GT centre
+    when it is closer than ``max_distance``. Only GT centres in the grid cells
+    around a detection (cells of ``max_distance``) can be that close, so only
+    those are measured: the same result as measuring all of them.
+    """
+    grid = {}
+    for j, (gx, gy) in enumerate(centres):
+        grid.setdefault((math.floor(gx / max_distance), math.floor(gy / max_distance)), []).append(j)
     taken = [False] * len(centres)
     out = []
     for score, (x, y) in sorted(detections, key=lambda d: -d[0]):  # stable: ties keep the file's order
+        cx, cy = math.floor(x / max_distance), math.floor(y / max_distance)
+        near = sorted(j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in grid.get((cx + dx, cy + dy), ()))
         best, best_distance = None, None
-        for j, (gx, gy) in enumerate(centres):
+        for j in near:
             if taken[j]:
                 continue
-            distance = math.hypot(x - gx, y - gy)
+            distance = math.hypot(x - centres[j][0], y - centres[j][1])
             if best_distance is None or distance < best_distance:
                 best, best_distance = j, distance
         is_tp = best is not None and best_distance < max_distance

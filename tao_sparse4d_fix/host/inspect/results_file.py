@@ -15,7 +15,7 @@ from tao_sparse4d_fix.host.inspect.problems import BadInput, short
 NO_ID = ("", "None")  # str(None): what TAO writes when a box carries no instance id
 
 
-@dataclass
+@dataclass(slots=True)
 class Box:
     score: float
     xy: tuple = None  # ground-plane centre; read only when GT metrics need it
