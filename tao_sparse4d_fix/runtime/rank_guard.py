@@ -12,6 +12,12 @@ rank without the fix (which publishes nothing and takes part in nothing of
 ours) cannot make another wait for ever. A rank that is missing or differs
 stops the run with a message naming the ranks and what differed; rank 0 prints
 one line when all agree.
+
+Before raising, a rank leaves the process group: TAO's exception callback
+(``TAOExceptionCheckpoint``) would otherwise wait in a barrier for a rank that is
+itself waiting in a gradient all-reduce, until the collective timeout (30
+minutes). Leaving closes this rank's connections, so that rank's collective
+fails at once and every process of the run ends.
 """
 import json
 import os
@@ -47,8 +53,12 @@ def check_once(state):
     _done.append(True)
     if dist.get_world_size() < 2:
         return
-    check(dist.distributed_c10d._get_default_store(), dist.get_rank(), dist.get_world_size(), status(state),
-          switches.rank_timeout())
+    try:
+        check(dist.distributed_c10d._get_default_store(), dist.get_rank(), dist.get_world_size(), status(state),
+              switches.rank_timeout())
+    except RanksDisagree:
+        dist.destroy_process_group()
+        raise
 
 
 def _key(rank):
@@ -67,9 +77,14 @@ def check(store, rank, world_size, mine, timeout_s):
     except Exception:  # the store's timeout error: who is missing is read below
         pass
     waited = time.perf_counter()
-    missing = [other for other, key in enumerate(keys) if not store.check([key])]
-    statuses = {other: json.loads(store.get(key)) for other, key in enumerate(keys) if other not in missing}
     problems = []
+    try:
+        missing = [other for other, key in enumerate(keys) if not store.check([key])]
+        statuses = {other: json.loads(store.get(key)) for other, key in enumerate(keys) if other not in missing}
+    except Exception as error:  # the store's host (rank 0's process) has gone: it stopped the run
+        missing, statuses = [], {}
+        problems.append(f"the process group's key-value store became unreachable ({error!r}): another rank has "
+                        "stopped the run")
     if missing:
         problems.append(f"rank(s) {', '.join(map(str, missing))} reported no status within {timeout_s:g} s "
                         f"({switches.RANK_TIMEOUT}): they run without tao-sparse4d-fix (TAO_SPARSE4D_FIX unset there, "

@@ -14,7 +14,12 @@ only exists in TAO's GPU container:
   TAO_CPU_TESTONLY_LOG_EVERY_N_STEPS); TAO_CPU_TESTONLY_NO_CHECKPOINT=1 makes
   ``Trainer.save_checkpoint`` a no-op (each Sparse4D checkpoint is ~0.9 GB);
 * ``GroupInBatchSampler._sync_random_seed`` broadcasts a CUDA tensor when
-  world_size > 1 -> the same broadcast on a CPU tensor.
+  world_size > 1 -> the same broadcast on a CPU tensor;
+* TAO's multi-node entrypoint (``WORLD_SIZE`` nodes, ``NUM_GPU_PER_NODE``, ...)
+  checks ``NUM_GPU_PER_NODE <= torch.cuda.device_count()`` in
+  ``core.distributed.validator.validate_configs`` and otherwise falls back to
+  one node -> while that check runs, the CPU machine counts as having
+  ``NUM_GPU_PER_NODE`` devices (each is a CPU process here).
 """
 import importlib.abc
 import importlib.util
@@ -102,6 +107,23 @@ def _sync_random_seed_cpu(self, seed=None):
     return seed
 
 
+def _validate_with_cpu_devices(wrapped, instance, args, kwargs):
+    import torch
+
+    real = torch.cuda.device_count
+    torch.cuda.device_count = lambda: int(os.environ.get("NUM_GPU_PER_NODE") or 1)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        torch.cuda.device_count = real
+
+
+def _patch_validator(module):
+    import wrapt
+
+    wrapt.wrap_function_wrapper(module, "validate_configs", _validate_with_cpu_devices)
+
+
 def _patch_sampler(module):
     module.GroupInBatchSampler._sync_random_seed = _sync_random_seed_cpu
 
@@ -116,3 +138,4 @@ def install():
 
     wrapt.register_post_import_hook(_patch_trainer, "pytorch_lightning.trainer.trainer")
     wrapt.register_post_import_hook(_patch_sampler, "nvidia_tao_pytorch.cv.sparse4d.dataloader.sampler")
+    wrapt.register_post_import_hook(_patch_validator, "nvidia_tao_pytorch.core.distributed.validator")
