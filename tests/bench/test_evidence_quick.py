@@ -1,16 +1,16 @@
-"""Smoke test of the evidence benchmark: ``bench/evidence.py --quick`` end to end.
+"""Smoke test of the evidence benchmark: ``python3 bench/evidence --quick`` end to end.
 
-Trains the four arms for a few steps through TAO's own ``sparse4d train`` on
-the CPU (two repeats), runs inference and the nuscenes-devkit metrics, and checks
-the shape of what it publishes and its validity labels -- never the effect (three
-steps cannot leave the constant-score floor, so every comparison must be inconclusive).
-Takes a few minutes (eight TAO processes, two at a time); marked e2e.
+Both scenarios for a few steps through TAO's own ``sparse4d train`` on the CPU
+(two repeats): the scratch arms, the transfer base, its three fine-tunes with
+TAO's step checkpoints, the rescue; inference, TAO's own results_nusc.json, the
+nuscenes-devkit metrics. Checks the shape of what it publishes and its validity
+labels -- never the effect (a few steps cannot leave the constant-score floor, so
+every comparison must be inconclusive). Takes several minutes; marked e2e.
 
     python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q tests/bench
 """
 import json
 import math
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,33 +18,33 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "bench" / "evidence"))
+import config  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-ARMS = ["original", "corrected", "unmatched_only", "rescue"]
-FIGURES = ["threshold_curves.png", "floor_ratio.png", "far_query_scores.png"]
-RECORD_KEYS = ["detections_per_frame", "fp_per_frame", "precision_2m", "recall_2m", "far_detections_per_frame",
-               "new_ids_per_frame", "id_switches_per_matched_gt", "learned", "fp_per_frame_at_matched_recall",
-               "untracked_per_frame", "floor_ratio", "validity", "threshold_curve", "ap", "steps_run"]
-QUICK_REPEATS = 2
+REPEATS = config.QUICK["repeats"]
+FIGURES = ["transfer_curves.png", "transfer_threshold_curves.png", "transfer_floor_ratio.png",
+           "transfer_far_query_scores.png", "scratch_threshold_curves.png", "scratch_floor_ratio.png"]
+RECORD_KEYS = ["detections_per_frame", "fp_per_frame", "fp_per_frame_at_matched_recall", "precision_2m", "recall_2m",
+               "far_detections_per_frame", "far_query_score_median", "new_ids_per_frame", "id_switches_per_matched_gt",
+               "learned", "floor_ratio", "validity", "threshold_curve", "ap", "steps_run", "untracked_per_frame"]
+INCONCLUSIVE = "inconclusive (an arm at its floor in every repeat)"
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("evidence")
     out, work = root / "out", root / "work"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "evidence.py"), "--quick", "--out", str(out), "--workdir", str(work)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1500, cwd=REPO,
-    )
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "evidence"), "--quick", "--out", str(out),
+                           "--workdir", str(work)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=2400, cwd=REPO)
     assert done.returncode == 0, done.stdout[-6000:]
-    return out, work
+    return out, work, json.loads((out / "results.json").read_text()), (out / "report.md").read_text()
 
 
 def section(report, title):
-    """The markdown table lines of one '## ' section of the report."""
-    body = report.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    body = report.split(f"## {title}", 1)[1].split("\n## ", 1)[0].split("\n# ", 1)[0]
     return [line for line in body.splitlines() if line.startswith("|")]
 
 
@@ -52,97 +52,89 @@ def cells(line):
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def test_every_arm_and_repeat_gets_a_validity_label(quick_run):
-    out, _ = quick_run
-    report = (out / "report.md").read_text()
-    lines = section(report, "1. Is each run conclusive?")
-    assert cells(lines[0])[1:1 + QUICK_REPEATS] == [f"repeat {i}" for i in range(QUICK_REPEATS)]
-    labelled = {}
-    for line in lines[2:]:
-        row = cells(line)
-        labelled[row[0].split(" ")[0]] = row[1:1 + QUICK_REPEATS]
-    assert list(labelled) == ARMS
-    results = json.loads((out / "results.json").read_text())
-    for arm, labels in labelled.items():
-        for label, record in zip(labels, results["arms"][arm]):
-            expected = "learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("
-            assert label.startswith(expected), (arm, label)
+def test_every_run_of_both_scenarios_gets_a_validity_label(quick_run):
+    _, _, results, report = quick_run
+    t = results["transfer"]
+    for title, records in (("1. Is each run conclusive?", {"base": t["base"], **t["arms"]}),
+                           ("6. Is each run conclusive?", results["arms"])):
+        lines = section(report, title)
+        assert cells(lines[0])[1:1 + REPEATS] == [f"repeat {i}" for i in range(REPEATS)]
+        labelled = [cells(line)[1:1 + REPEATS] for line in lines[2:]]
+        assert len(labelled) == len(records), title
+        for labels, recs in zip(labelled, records.values()):
+            for label, record in zip(labels, recs):
+                assert label.startswith("learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("), (title, label)
 
 
 def test_quick_comparisons_are_inconclusive(quick_run):
-    """Three steps cannot take a classifier below its floor: the report must not claim an effect."""
-    out, _ = quick_run
-    results = json.loads((out / "results.json").read_text())
-    assert not any(r["learned"] for records in results["arms"].values() for r in records)
-    report = (out / "report.md").read_text()
-    for title in ("3. Against stock TAO", "4. `corrected` against `unmatched_only`"):
+    """A few steps cannot take a classifier below its floor: the report must not claim an effect."""
+    _, _, results, report = quick_run
+    records = [*results["arms"].values(), [*results["transfer"]["base"]], *results["transfer"]["arms"].values()]
+    assert not any(r["learned"] for recs in records for r in recs)
+    for title in ("3. Repeat by repeat", "8. Repeat by repeat"):
         lines = section(report, title)
         assert len(lines) > 4, title
         for line in lines[2:]:
-            for verdict in cells(line)[1:]:
-                assert verdict == "inconclusive (an arm at its floor in every repeat)", line
+            assert set(cells(line)[1:]) == {INCONCLUSIVE}, line
+    assert {v["verdict"] for v in results["transfer"]["rescue"]} == {"inconclusive"}
 
 
-def test_results_table_has_every_arm_and_metric(quick_run):
-    out, _ = quick_run
-    report = (out / "report.md").read_text()
-    lines = section(report, "2. Results on held-out scenes")
-    header = cells(lines[0])
-    assert header[0] == "metric" and len(header) == 1 + len(ARMS)
-    for arm, cell in zip(ARMS, header[1:]):
-        assert cell.startswith(arm), (arm, cell)
-        assert re.search(r"\d+ steps", cell), cell
-    for line in lines[2:]:
-        row = cells(line)
-        assert len(row) == 1 + len(ARMS), row
-        for cell in row[1:]:
-            assert cell == "n/a" or math.isfinite(float(cell.split(" ")[0])), (row[0], cell)
+def test_results_json_holds_both_scenarios_one_record_per_repeat(quick_run):
+    _, _, results, _ = quick_run
+    cfg = results["run"]["config"]
+    assert results["repeats"] == REPEATS and list(results["arms"]) == list(config.MODES)
+    t = results["transfer"]
+    assert (t["repeats"], t["base_steps"], t["finetune_steps"]) == (REPEATS, cfg["steps"], cfg["finetune_steps"])
+    assert list(t["arms"]) == [*config.MODES, config.RESCUE] and len(t["base"]) == REPEATS
+    steps = {"original": cfg["finetune_steps"], "corrected": cfg["finetune_steps"],
+             "unmatched_only": cfg["finetune_steps"], "rescue": cfg["rescue_steps"]}
+    for arm, recs in [*results["arms"].items(), *t["arms"].items(), ("base", t["base"])]:
+        assert len(recs) == REPEATS, arm
+        for record in recs:
+            assert set(RECORD_KEYS) <= set(record), (arm, set(RECORD_KEYS) - set(record))
+            assert isinstance(record["learned"], bool)
+            assert 0.0 <= record["precision_2m"] <= 1.0 and 0.0 <= record["recall_2m"] <= 1.0
+            assert record["detections_per_frame"] <= cfg["anchors"]
+            assert record["floor_ratio"] > 0 and math.isfinite(record["floor_ratio"])
+    for arm, recs in t["arms"].items():
+        assert {r["steps_run"] for r in recs} == {steps[arm]}, arm
+    for arm in ("original", "corrected", "rescue"):
+        for points in t["curves"][arm]:
+            offset = cfg["finetune_steps"] if arm == "rescue" else 0
+            assert [p["step"] for p in points] == [offset] + [offset + s for s in cfg["curve_steps"]], arm
+    # step 0 of both fine-tune curves is the base itself
+    assert t["curves"]["original"][0][0]["detections_per_frame"] == t["base"][0]["detections_per_frame"]
+
+
+def test_report_and_figures(quick_run):
+    out, _, _, report = quick_run
     assert "QUICK smoke run" in report
+    assert report.index("# Part A: transfer learning") < report.index("# Part B: from scratch")
     for fig in FIGURES:
         assert f"]({fig})" in report
-
-
-def test_figures_written_and_small(quick_run):
-    out, _ = quick_run
-    for fig in FIGURES:
         data = (out / fig).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", fig
         assert 5_000 < len(data) < 300_000, (fig, len(data))
 
 
-def test_results_json_has_one_record_per_repeat(quick_run):
-    out, _ = quick_run
-    results = json.loads((out / "results.json").read_text())
-    assert results["repeats"] == QUICK_REPEATS
-    assert list(results["arms"]) == ARMS
-    for arm, records in results["arms"].items():
-        assert len(records) == QUICK_REPEATS, arm
-        for record in records:
-            assert set(RECORD_KEYS) <= set(record), (arm, set(RECORD_KEYS) - set(record))
-            assert isinstance(record["learned"], bool)
-            assert 0.0 <= record["precision_2m"] <= 1.0 and 0.0 <= record["recall_2m"] <= 1.0
-            assert record["detections_per_frame"] <= results["run"]["config"]["anchors"]
-            assert record["floor_ratio"] > 0 and math.isfinite(record["floor_ratio"])
-            assert [p["threshold"] for p in record["threshold_curve"]][:2] == [0.05, 0.1]
-        steps = {r["steps_run"] for r in records}
-        assert steps == {results["run"]["config"]["rescue_steps" if arm == "rescue" else "steps"]}, (arm, steps)
-        for key, summary in results["summary"][arm].items():
-            if summary is not None:
-                assert summary["min"] <= summary["mean"] <= summary["max"], (arm, key)
+def test_each_run_ran_tao_with_its_mode_and_start(quick_run):
+    """The plugin's line in each TAO training log names the mode the override asked for; fine-tunes start from TAO checkpoints."""
+    _, work, _, _ = quick_run
+    for repeat in range(REPEATS):
+        for scenario, arm, mode in [*(("scratch", m, m) for m in config.MODES),
+                                    *(("transfer", m, m) for m in config.MODES), ("transfer", "rescue", "corrected")]:
+            log = (work / f"repeat{repeat}" / scenario / f"{arm}.train.log").read_text()
+            assert f"background_supervision {mode} (from override)" in log, (repeat, scenario, arm)
+            assert "Execution status: PASS" in log, (repeat, scenario, arm)
+            if scenario == "transfer":
+                assert "Detected TAO pipeline checkpoint format" in log, (repeat, arm)
 
 
-def test_each_arm_ran_tao_with_its_mode(quick_run):
-    """The plugin's status line in each TAO training log names the mode the override asked for."""
-    _, work = quick_run
-    expected = {"original": "original", "corrected": "corrected", "unmatched_only": "unmatched_only", "rescue": "corrected"}
-    for repeat in range(QUICK_REPEATS):
-        for arm, mode in expected.items():
-            log = (work / f"repeat{repeat}" / f"{arm}.train.log").read_text()
-            assert f"background_supervision: {mode} (from override)" in log, (repeat, arm)
-            assert "Execution status: PASS" in log, (repeat, arm)
-        assert "Detected TAO pipeline checkpoint format" in (work / f"repeat{repeat}" / "rescue.train.log").read_text()
-
-
-def test_checkpoints_removed_unless_kept(quick_run):
-    _, work = quick_run
+def test_tao_results_files_written_and_checkpoints_removed(quick_run):
+    _, work, _, _ = quick_run
+    nusc = work / "repeat0" / "transfer" / "infer" / "nusc"
+    for name in ("original", "original@2", "corrected", "unmatched_only", "rescue", "rescue@2"):
+        for mode in ("detection", "tracking"):
+            data = json.loads((nusc / name / mode / "img_bbox" / "results_nusc.json").read_text())
+            assert set(data) == {"meta", "results"} and data["results"], (name, mode)
     assert not list(work.rglob("*.pth"))
