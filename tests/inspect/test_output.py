@@ -55,7 +55,7 @@ def test_table_side_by_side(tmp_path):
     assert rows["frames at the cap"] == ["20 (100%)", "0 (0%)"]
     assert rows["score spread in a frame (mean)"] == ["0.010", "0.700"]
     assert rows["verdict"] == ["affected", "not_affected"]
-    assert "before.json: affected: 3 signal(s) fired: at_cap, flat_scores, id_churn" in lines
+    assert "before.json: affected: 2 signal(s) fired: at_cap, flat_scores" in lines
     assert "after.json: not_affected: no signal fired" in lines
 
 

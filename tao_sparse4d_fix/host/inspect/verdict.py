@@ -4,10 +4,13 @@ Each signal is "fired", "quiet" or "n/a" (not measurable in this file), with
 one reason naming its numbers and its threshold (``thresholds``):
 
 * at_cap (strong): frames holding num_output detections;
-* near_cap (weak; only when at_cap is quiet): mean detections per frame close to num_output;
-* flat_scores (strong): small within-frame spread and most detections near their frame's median;
+* near_cap (strong; only when at_cap is quiet): mean detections per frame close to num_output;
+* flat_scores (weak): small within-frame spread and most detections near their frame's median;
 * many_per_gt (strong; with --gt): far more detections per frame than GT boxes;
-* id_churn (weak; with tracking ids): many new track IDs per frame.
+* id_churn (reported only; with tracking ids): many new track IDs per frame.
+
+Which signal is strong, weak or reported only was calibrated on this project's
+runs (``thresholds``).
 
 The verdict, never stronger than the numbers:
 
@@ -81,7 +84,8 @@ def signals(m):
     else:
         state = FIRED if m.new_id_share >= t.NEW_ID_SHARE_MAX else QUIET
         out["id_churn"] = (state, f"id_churn: {state} ({m.new_ids_per_frame:.1f} new track IDs per frame = "
-                                  f"{_pct(m.new_id_share)} of detections; fires at >= {_pct(t.NEW_ID_SHARE_MAX)})")
+                                  f"{_pct(m.new_id_share)} of detections; fires at >= {_pct(t.NEW_ID_SHARE_MAX)}; "
+                                  "reported only, it does not vote)")
     return out
 
 
@@ -89,7 +93,7 @@ def decide(m):
     """``(verdict, reasons, {signal: state})`` for one FileMetrics."""
     found = signals(m)
     states = {name: state for name, (state, _) in found.items()}
-    fired = [name for name, state in states.items() if state == FIRED]
+    fired = [name for name, state in states.items() if state == FIRED and name not in t.REPORTED_ONLY]
     details = [reason for _, reason in found.values()]
     strong = [name for name in fired if name in t.STRONG_SIGNALS]
     weak = [name for name in fired if name not in t.STRONG_SIGNALS]
