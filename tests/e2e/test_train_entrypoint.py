@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import BANNER, KEY, TAO, testenv
 
 TABLE_ROW = "criterion.FocalLoss.forward                   | core | Yes"
@@ -22,6 +24,8 @@ def test_fixed_run_supervises_background_and_survives_default_threshold(train):
     assert losses and all(value > 0 for value in losses)
     assert run.all_losses_finite()
     assert run.scalars("bgsup/unmatched_score_mean")  # diagnostics reach TensorBoard
+    over_floor = [v for _, v in run.scalars("bgsup/cls_over_floor")["bgsup/cls_over_floor"]]
+    assert over_floor and all(math.isfinite(v) and v > 0 for v in over_floor)
 
 
 def test_original_by_override_is_stock(train):
@@ -120,3 +124,23 @@ def test_tao_default_bf16_precision_trains_with_and_without_the_fix(train):
         assert losses and run.all_losses_finite(), switch
         if switch:
             assert all(value > 0 for value in losses)
+
+
+def test_cls_over_floor_in_tensorboard_equals_the_benchs_floor_ratio(train, tmp_path):
+    """The user's scalar and the evidence benchmark's validity check read one floor: per step, the
+    logged bgsup/cls_over_floor is the probe's recorded loss over floor of the last layer's main call."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "evidence"))
+    import validity
+
+    probe = tmp_path / "probe"
+    run = train(data="objects", switch="1", steps=3, extra_env={
+        "TAO_CPU_TESTONLY_PROBE": "probe", "EVIDENCE_PROBE_OUT": str(probe),
+        "PYTHONPATH_APPEND": str(Path(__file__).resolve().parents[2] / "bench" / "evidence")})
+    assert run.returncode == 0, run.output[-3000:]
+    logged = [value for _, value in run.scalars("bgsup/cls_over_floor")["bgsup/cls_over_floor"]]
+    layers = len(run.scalars("loss_cls_dn_"))  # TAO logs loss_cls_dn_<layer> for every decoder layer
+    losses, floors = validity.floor_series(validity.read_probe(probe), layers - 1)
+    assert len(logged) == len(losses) == 3
+    assert all(f > 0 for f in floors)
+    for value, loss, floor in zip(logged, losses, floors):
+        assert value == pytest.approx(loss / floor, rel=1e-5)
