@@ -15,7 +15,7 @@ fixed grid of logits: each class's curve is convex in the logit, so the grid
 minimum is within a few parts per million of the true one.
 
 A training run whose loss sits at this floor says nothing about its classifier:
-it ignores its input. The TensorBoard scalar ``bgsup/cls_loss_over_floor`` and
+it ignores its input. The TensorBoard scalar ``bgsup/cls_over_floor`` and
 the evidence benchmark's validity check both take the floor from here.
 Dense tensor ops only: no device-to-host synchronisation.
 """
