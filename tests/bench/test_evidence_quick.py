@@ -4,8 +4,8 @@ Both scenarios for a few steps through TAO's own ``sparse4d train`` on the CPU
 (two repeats): the scratch arms, the transfer base, its three fine-tunes with
 TAO's step checkpoints, the rescue; inference, TAO's own results_nusc.json, the
 nuscenes-devkit metrics. Checks the shape of what it publishes and its validity
-labels -- never the effect (a few steps cannot leave the constant-score floor, so
-every comparison must be inconclusive). Takes several minutes; marked e2e.
+labels -- never the effect: a comparison counts only the repeats where every run
+involved left its floor (a few steps rarely do). Takes several minutes; marked e2e.
 
     python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q tests/bench
 """
@@ -66,17 +66,35 @@ def test_every_run_of_both_scenarios_gets_a_validity_label(quick_run):
                 assert label.startswith("learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("), (title, label)
 
 
-def test_quick_comparisons_are_inconclusive(quick_run):
-    """A few steps cannot take a classifier below its floor: the report must not claim an effect."""
+def test_comparisons_count_only_repeats_where_every_run_involved_left_its_floor(quick_run):
+    """The report claims an effect only from repeats where both arms (and, in transfer, the base) learned.
+
+    Derived from each record's own ``learned`` flag, so it holds whatever a few steps of
+    training did: in this run the bases stay at their floor, so every transfer cell must
+    read inconclusive, while a fine-tune (the rescue, say) may by chance dip below its own.
+    """
     _, _, results, report = quick_run
-    records = [*results["arms"].values(), [*results["transfer"]["base"]], *results["transfer"]["arms"].values()]
-    assert not any(r["learned"] for recs in records for r in recs)
-    for title in ("3. Repeat by repeat", "8. Repeat by repeat"):
+    t = results["transfer"]
+    for title, records, required in (("3. Repeat by repeat", t["arms"], [t["base"]]),
+                                     ("8. Repeat by repeat", results["arms"], [])):
         lines = section(report, title)
         assert len(lines) > 4, title
+        columns = [column.split(" vs ") for column in cells(lines[0])[1:]]
+        assert columns, title
         for line in lines[2:]:
-            assert set(cells(line)[1:]) == {INCONCLUSIVE}, line
-    assert {v["verdict"] for v in results["transfer"]["rescue"]} == {"inconclusive"}
+            for (other, base), cell in zip(columns, cells(line)[1:]):
+                invalid = sum(not (records[other][i]["learned"] and records[base][i]["learned"]
+                                   and all(req[i]["learned"] for req in required)) for i in range(REPEATS))
+                if invalid == REPEATS:
+                    assert cell == INCONCLUSIVE, (title, line)
+                elif invalid:
+                    assert cell.endswith(f"; {invalid} inconclusive"), (title, cell)
+                else:
+                    assert "inconclusive" not in cell, (title, cell)
+    assert not any(b["learned"] for b in t["base"]), "the quick bases are expected at their floor (3 steps)"
+    for i, rescue in enumerate(t["rescue"]):
+        expected = not (t["base"][i]["learned"] and t["arms"]["rescue"][i]["learned"])
+        assert (rescue["verdict"] == "inconclusive") == expected, rescue
 
 
 def test_results_json_holds_both_scenarios_one_record_per_repeat(quick_run):
