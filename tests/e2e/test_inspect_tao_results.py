@@ -2,7 +2,7 @@
 
 Two real TAO checkpoints of the evidence set-up (bench/evidence/config.py): the
 fix-trained one is the demo's cached base (``corrected`` from scratch, which must
-have left its constant-score floor; trained once, about 7 minutes, then reused),
+have left its constant-score floor; trained once, about 11 minutes, then reused),
 the stock-trained one a short ``original`` run from the same backbone. TAO's
 inference entrypoint writes results_nusc.json for held-out scenes with the
 plugin off, as a stock container would; ``inspect`` reads them in the host venv

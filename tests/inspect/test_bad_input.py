@@ -26,7 +26,7 @@ def test_not_json(tmp_path):
 
 
 def test_wrong_schema(tmp_path):
-    no_results = f'no "results" mapping: not a results_nusc.json of TAO\'s sparse4d inference'
+    no_results = 'no "results" mapping: not a results_nusc.json of TAO\'s sparse4d inference'
     for text in ('{"meta": {}}', "[1, 2]", '{"results": []}', '"results"'):
         path = write_text(tmp_path / "r.json", text)
         assert bad(path) == f"{path}: {no_results}", text

@@ -8,7 +8,7 @@ only what would leave the machine is faked and recorded.
 """
 import pytest
 
-from sdkjobs import COMMAND, DERIVED, ENABLED, MOUNT_POINT, SITE_PTH, SLURM_BASE, SLURM_ENV, STOCK, bundle_mounts, srun_option
+from sdkjobs import COMMAND, DERIVED, ENABLED, MOUNT_POINT, SITE_PTH, SLURM_BASE, SLURM_ENV, STOCK, srun_option
 
 
 # --- Docker -------------------------------------------------------------------------------------------------------
