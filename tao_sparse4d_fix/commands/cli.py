@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+from tao_sparse4d_fix.errors import INTERNAL_ERROR, CommandError
+
 
 def main(argv=None):
     # the host commands are standard library only: they import neither torch, TAO, the launcher nor NVIDIA's SDK
@@ -22,12 +24,26 @@ def main(argv=None):
     for name, (module, summary) in host_commands.items():
         module.add_arguments(commands.add_parser(name, help=summary))
     args = parser.parse_args(argv)
-    if args.command in host_commands:
-        return host_commands[args.command][0].run(args)
+    try:
+        if args.command in host_commands:
+            return host_commands[args.command][0].run(args)
 
-    from tao_sparse4d_fix.commands import doctor as doctor_module  # imports TAO's modules to inspect them
+        from tao_sparse4d_fix.commands import doctor as doctor_module  # imports TAO's modules to inspect them
 
-    return doctor_module.run(args.spec, args.overrides)
+        return doctor_module.run(args.spec, args.overrides)
+    except CommandError as error:  # a refusal: its one line, its status
+        _one_line(args.command, f"error: {error}")
+        return error.status
+    except KeyboardInterrupt:
+        _one_line(args.command, "interrupted")
+        return 130
+    except Exception as error:  # a bug, never a verdict: one line, its own status
+        _one_line(args.command, f"internal error ({type(error).__name__}: {error}); please report it")
+        return INTERNAL_ERROR
+
+
+def _one_line(command, message):
+    print(f"tao-sparse4d-fix {command}: " + " ".join(str(message).split()), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -21,20 +21,21 @@ from importlib import metadata
 import tao_sparse4d_fix
 from tao_sparse4d_fix.host import mounts
 from tao_sparse4d_fix import switches
-from tao_sparse4d_fix.host.userfiles import Backups, MalformedFile, render_json
+from tao_sparse4d_fix.errors import CommandError
+from tao_sparse4d_fix.host.userfiles import UserFiles, render_json
 
 DISTRIBUTION = "tao-sparse4d-fix"
 PACKAGE = "tao_sparse4d_fix"
 INSTALLED_PTH = "tao_sparse4d_fix.pth"  # the usual start-up line, as pip installs it
 BUNDLE_PTH = "tao_sparse4d_fix.pth"  # the bundle's start-up file, inside DIR (beside the package)
-MOUNTED_PTH = "tao_sparse4d_fix_bundle.pth"  # its name in the container's site-packages
+MOUNTED_PTH = mounts.BUNDLE_STARTUP  # its name in the container's site-packages
 MARKER = "tao_sparse4d_fix_bundle.json"  # what the doctor reads to say it runs from a bundle
 DEFAULT_PYTHON = "3.12"
 SITE_PACKAGES = "/usr/local/lib/python{version}/dist-packages"  # where TAO's images keep packages
 DEFAULT_MOUNT_POINT = "/opt/tao-sparse4d-fix"
 
 
-class BundleError(RuntimeError):
+class BundleError(CommandError):
     """The bundle cannot be built as asked; nothing was changed."""
 
 
@@ -49,33 +50,55 @@ def add_arguments(parser):
     parser.add_argument("--write-mounts", action="store_true",
                         help="add the two mounts and TAO_SPARSE4D_FIX=1 to ~/.tao_mounts.json (backed up; "
                              "tao-sparse4d-fix launcher --undo restores it)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --write-mounts: replace your own mount at the bundle's destinations, "
+                             "and change a read-only mounts file")
 
 
 def run(args):
-    try:
-        version = _check_python_version(args.python_version)
-        site_packages = args.site_packages or SITE_PACKAGES.format(version=version)
-        for option, value in (("--site-packages", site_packages), ("--mount-point", args.mount_point)):
-            if not os.path.isabs(value):
-                raise BundleError(f"{option} {value!r} is not an absolute path inside the container")
-        mounts_path = mounts.path()
-        mounts_data = mounts.load(mounts_path) if args.write_mounts else None
-        directory = os.path.abspath(args.directory)
-        build(directory, version, args.platform, site_packages, args.mount_point)
-    except (BundleError, MalformedFile) as error:
-        print(f"tao-sparse4d-fix bundle: error: {error}", file=sys.stderr)
-        return 1
+    """Exit status 0, or a ``CommandError`` (printed by the CLI as one line)."""
+    version = _check_python_version(args.python_version)
+    site_packages = args.site_packages or SITE_PACKAGES.format(version=version)
+    for option, value in (("--site-packages", site_packages), ("--mount-point", args.mount_point)):
+        if not os.path.isabs(value):
+            raise BundleError(f"{option} {value!r} is not an absolute path inside the container")
+    mounts_path = mounts.path()
+    directory = os.path.abspath(args.directory)
     entries = mount_entries(directory, site_packages, args.mount_point)
+    if args.write_mounts:  # refuse a malformed or occupied mounts file before building anything
+        _merged(mounts.load(mounts_path), entries, mounts_path, args.force)
+    build(directory, version, args.platform, site_packages, args.mount_point)
     print(f"built {directory} for Python {version}. Add these two entries to \"Mounts\" in {mounts_path}, "
           f"and {{\"variable\": \"{switches.ENABLE}\", \"value\": \"1\"}} to \"Envs\":")
     print(json.dumps(entries, indent=4))
     if args.write_mounts:
-        merged = mounts.with_mounts(mounts_data, entries)
-        if merged != mounts_data and Backups().write(mounts_path, render_json(merged)):
-            print(f"wrote {mounts_path} (undo: tao-sparse4d-fix launcher --undo)")
-        else:
-            print(f"{mounts_path} already holds them")
+        files = UserFiles()
+        with files.locked():  # read again under the lock: the file may have changed during the build
+            mounts_data = mounts.load(mounts_path)
+            merged = _merged(mounts_data, entries, mounts_path, args.force)
+            written = merged != mounts_data and files.commit([(mounts_path, render_json(merged))], force=args.force)
+        print(f"wrote {mounts_path} (undo: tao-sparse4d-fix launcher --undo)" if written
+              else f"{mounts_path} already holds them")
     return 0
+
+
+def _merged(mounts_data, entries, mounts_path, force):
+    """The mounts with the bundle's entries; a user's own mount at one of their destinations is refused."""
+    foreign = [(item, entry) for item, entry in mounts.occupied(mounts_data, entries) if not _is_bundle(item["source"])]
+    if foreign and not force:
+        item, entry = foreign[0]
+        raise BundleError(f"{mounts_path} already mounts {item['source']} at {entry['destination']}, where the bundle "
+                          "goes, and it is not a bundle; nothing was changed. Choose another --mount-point or "
+                          "--site-packages, or run again with --force to replace that mount")
+    return mounts.with_mounts(mounts_data, entries)
+
+
+def _is_bundle(source):
+    """Whether a mount's source is (the start-up file of) a folder this command built."""
+    folder = str(source)
+    if os.path.basename(folder) == BUNDLE_PTH:
+        folder = os.path.dirname(folder)
+    return os.path.isfile(os.path.join(folder, MARKER))
 
 
 def _check_python_version(text):

@@ -80,11 +80,10 @@ def _report_launcher(problems):
     kind = {stock: "the launcher's stock image", stock.derived(): "the derived image (Dockerfile of tao-sparse4d-fix)"}
     print(f"  TAO launcher nvidia-tao {version}: `tao model sparse4d` runs in {name} (from {source}): "
           f"{kind.get(image, 'a custom image')}")
-    bundled = [m["destination"] for m in (mounts_data or {}).get("Mounts", [])
-               if os.path.basename(str(m["destination"])) == bundle.MOUNTED_PTH]
+    bundled = mounts.bundle_mounted(mounts_data)
     passes = mounts.enabled(mounts_data)
     print(f"  TAO launcher mounts {mounts_path}: TAO_SPARSE4D_FIX=1 {'passed' if passes else 'NOT passed'}; "
-          f"bundle {'mounted at ' + bundled[0] if bundled else 'not mounted'}")
+          f"bundle {'mounted at ' + bundled if bundled else 'not mounted'}")
     if not passes:
         problems.append(f"{mounts_path} does not pass TAO_SPARSE4D_FIX=1, so `tao model sparse4d` runs stock TAO: "
                         "run tao-sparse4d-fix launcher (derived image) or tao-sparse4d-fix bundle DIR --write-mounts")

@@ -8,9 +8,11 @@ neither torch nor TAO nor the launcher itself.
 import json
 import os
 import sys
+from types import SimpleNamespace
 
+from tao_sparse4d_fix.errors import CommandError
 from tao_sparse4d_fix.host import launcher_config, mounts
-from tao_sparse4d_fix.host.userfiles import Backups, MalformedFile, render_json
+from tao_sparse4d_fix.host.userfiles import UserFiles, render_json
 
 DOCKER_CONFIG = "~/.docker/config.json"
 
@@ -23,63 +25,83 @@ def add_arguments(parser):
                         help="rebuild ~/.tao/config.json from the installed launcher's map (after a launcher upgrade)")
     parser.add_argument("--undo", action="store_true",
                         help="restore every file tao-sparse4d-fix changed (also by bundle --write-mounts), byte for byte")
+    parser.add_argument("--force", action="store_true", help="change a read-only config.json or mounts file too")
 
 
 def run(args):
-    try:
-        if args.undo:
-            return _undo(args.dry_run)
-        return _setup(args)
-    except (launcher_config.LauncherMissing, MalformedFile, ValueError) as error:
-        print(f"tao-sparse4d-fix launcher: error: {error}", file=sys.stderr)
-        return 1
-
-
-def _undo(dry_run):
-    backups = Backups()
-    changed = backups.changed_files()
-    if not changed:
-        print("nothing to undo: tao-sparse4d-fix has not changed any file")
+    """Exit status 0, or a ``CommandError`` (printed by the CLI as one line)."""
+    if args.undo:
+        return _undo(args.dry_run)
+    image = launcher_config.parse_image(args.image) if args.image else None
+    version, packaged_path = launcher_config.installed_launcher()
+    packaged = launcher_config.load(packaged_path)
+    if args.dry_run:
+        plan = _plan(args, image, version, packaged, packaged_path)
+        for path, text in plan.changes:
+            print(f"--- {path} would be:\n{text}", end="")
+        if not plan.changes:
+            print("nothing would change")
         return 0
-    if dry_run:
-        print("would restore: " + ", ".join(changed))
-        return 0
-    for path, what in backups.undo():
-        print(f"{path}: {what}")
+    files = UserFiles()
+    with files.locked():  # read, compute and write under one lock: a concurrent run sees this one's result
+        plan = _plan(args, image, version, packaged, packaged_path)
+        written = files.commit(plan.changes, force=args.force)
+    _report(args, plan, written, version)
     return 0
 
 
-def _setup(args):
-    version, packaged_path = launcher_config.installed_launcher()
-    packaged = launcher_config.load(packaged_path)
+def _undo(dry_run):
+    files = UserFiles()
+    if dry_run:
+        changed = files.changed_files()
+        print("would restore: " + ", ".join(changed) if changed else "nothing to undo: tao-sparse4d-fix has not changed any file")
+        return 0
+    with files.locked():
+        if not files.changed_files():
+            print("nothing to undo: tao-sparse4d-fix has not changed any file")
+            return 0
+        rows, complete = files.undo()
+    for path, what in rows:
+        print(f"{path}: {what}")
+    if not complete:
+        raise CommandError("some files were not restored (see above); the state is kept, nothing else was lost")
+    return 0
+
+
+def _plan(args, image, version, packaged, packaged_path):
+    """What the two files would hold: read now (under the lock, unless a dry run)."""
     override_path = launcher_config.override_path()
     override = None if args.refresh else launcher_config.load(override_path)
     mounts_path = mounts.path()
     mounts_data = mounts.load(mounts_path)  # refuse a malformed mounts file before writing anything
-
     stock = launcher_config.sparse4d_image(packaged)
     if stock is None:
-        raise ValueError(f"nvidia-tao {version}'s map ({packaged_path}) has no task '{launcher_config.TASK}' "
-                         f"in task group '{launcher_config.TASK_GROUP}': upgrade the launcher")
-    image = launcher_config.parse_image(args.image) if args.image else stock.derived()
+        raise CommandError(f"nvidia-tao {version}'s map ({packaged_path}) has no task '{launcher_config.TASK}' "
+                           f"in task group '{launcher_config.TASK_GROUP}': upgrade the launcher")
+    bundled = mounts.bundle_mounted(mounts_data)
+    image = image or stock.derived()
+    stock_images = set(launcher_config.task_images(packaged).values())
+    if image in stock_images and not bundled:
+        raise CommandError(
+            f"--image {image.name} is a stock image of nvidia-tao {version}'s map: it has no tao-sparse4d-fix, so "
+            "TAO_SPARSE4D_FIX=1 would run stock TAO. Build the derived image (tao-sparse4d-fix launcher without "
+            "--image prints how) or mount a bundle first (tao-sparse4d-fix bundle DIR --write-mounts); nothing was changed")
     if override is not None:
         _warn_if_stale(override, packaged, override_path, version)
     config = launcher_config.remap(override if override is not None else packaged, image)
     new_mounts = mounts.with_fix_enabled(mounts_data)
-
     changes = []
     if override is None or config != override:
         changes.append((override_path, render_json(config)))
     if new_mounts != mounts_data:
         changes.append((mounts_path, render_json(new_mounts)))
-    if args.dry_run:
-        for path, text in changes:
-            print(f"--- {path} would be:\n{text}", end="")
-        if not changes:
-            print("nothing would change")
-        return 0
-    backups = Backups()
-    written = [path for path, text in changes if backups.write(path, text)]
+    return SimpleNamespace(changes=changes, image=image, stock=stock, override_path=override_path, mounts_path=mounts_path,
+                 carries=("stock" if image in stock_images else "derived" if image == stock.derived() else "custom"),
+                 bundled=bundled)
+
+
+def _report(args, plan, written, version):
+    image, override_path, mounts_path = plan.image, plan.override_path, plan.mounts_path
     for path in written:
         print(f"wrote {path}")
     if override_path in written:
@@ -89,11 +111,16 @@ def _setup(args):
         print(f"nothing to change: {override_path} and {mounts_path} are already set up")
     print(f"`tao model sparse4d ...` now runs in {image.name} with TAO_SPARSE4D_FIX=1 "
           f"(nvidia-tao {version}; undo: tao-sparse4d-fix launcher --undo)")
+    if plan.carries == "stock":
+        print(f"the fix comes from the bundle mounted at {plan.bundled} (the stock image has none)")
+    elif plan.carries == "custom":
+        print(f"the fix is on only if {image.name} has tao-sparse4d-fix installed (built with this repository's "
+              f"Dockerfile); check inside it: docker run --rm -e TAO_SPARSE4D_FIX=1 {image.name} "
+              "python -m tao_sparse4d_fix doctor")
     if not args.image:
         print(f"build that image once, from a checkout of tao-sparse4d-fix:\n"
-              f"  docker build --build-arg BASE_IMAGE={stock.name} -t {image.name} .")
+              f"  docker build --build-arg BASE_IMAGE={plan.stock.name} -t {image.name} .")
     _warn_if_not_logged_in(image)
-    return 0
 
 
 def _warn_if_stale(override, packaged, override_path, version):

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
+from tao_sparse4d_fix.errors import CommandError
 from tao_sparse4d_fix.host.userfiles import MalformedFile, read_json_object
 
 DISTRIBUTION = "nvidia-tao"
@@ -24,8 +25,12 @@ DERIVED_SUFFIX = "-sparse4d-fix"
 FORMAT_VERSION = 3.0
 
 
-class LauncherMissing(RuntimeError):
+class LauncherMissing(CommandError):
     """The TAO launcher is not installed in this Python, so its map cannot be read."""
+
+
+class BadImage(CommandError, ValueError):
+    """An image name the launcher cannot express, or cannot add to its map (a ValueError for ``sdk``)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def parse_image(text):
     """``REGISTRY/REPOSITORY:TAG`` as an ``Image``; a clear ValueError otherwise."""
     match = _IMAGE.fullmatch(text)
     if not match:
-        raise ValueError(
+        raise BadImage(
             f"--image {text!r} is not REGISTRY/REPOSITORY:TAG with an explicit registry host, "
             "e.g. nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt-sparse4d-fix (the launcher composes "
             "'{docker_registry}/{image}:{tag}' and needs all three; no digests)"
@@ -150,7 +155,7 @@ def remap(data, image):
     dockers = result["task_group"].setdefault(TASK_GROUP, {"dockers": {}})["dockers"]
     target = dockers.get(image.repository, {}).get(image.tag)
     if target is not None and target["docker_registry"] != image.registry:
-        raise ValueError(
+        raise BadImage(
             f"{image.repository}:{image.tag} is already mapped under registry {target['docker_registry']!r} for "
             f"{', '.join(target['tasks'])}; the launcher keeps one registry per tag, so {image.name} cannot be added"
         )

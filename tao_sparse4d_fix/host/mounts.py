@@ -13,6 +13,7 @@ from tao_sparse4d_fix.switches import ENABLE as ENV_VAR
 from tao_sparse4d_fix.host.userfiles import MalformedFile, read_json_object
 
 DEFAULT_PATH = "~/.tao_mounts.json"
+BUNDLE_STARTUP = "tao_sparse4d_fix_bundle.pth"  # the bundle's start-up file, as mounted into site-packages
 KEYS = ("Mounts", "Envs", "DockerOptions")
 ENABLE = {"variable": ENV_VAR, "value": "1"}
 
@@ -54,6 +55,13 @@ def enabled(data):
     return bool(values) and values[-1] == "1"
 
 
+def bundle_mounted(data):
+    """The destination at which the mounts put a bundle's start-up file, or None."""
+    found = [str(m["destination"]) for m in (data or {}).get("Mounts", [])
+             if os.path.basename(str(m["destination"])) == BUNDLE_STARTUP]
+    return found[0] if found else None
+
+
 def with_fix_enabled(data):
     """A copy of the mounts data that passes ``TAO_SPARSE4D_FIX=1``; every other entry kept."""
     result = copy.deepcopy(data) if data is not None else {"Mounts": []}
@@ -69,8 +77,19 @@ def with_fix_enabled(data):
     return result
 
 
+def occupied(data, entries):
+    """The existing entries at the destinations of ``entries`` whose source differs: [(existing, entry)]."""
+    rows = []
+    for item in (data or {}).get("Mounts", []):
+        for entry in entries:
+            if _destination(item) == _destination(entry) and str(item["source"]) != entry["source"]:
+                rows.append((item, entry))
+    return rows
+
+
 def with_mounts(data, entries):
-    """A copy with ``entries`` mounted: an existing entry for the same destination is replaced in place."""
+    """A copy with ``entries`` mounted: an existing entry for the same destination is replaced in place
+    (the caller checks ``occupied`` first: only a previous bundle's entry may be replaced silently)."""
     result = with_fix_enabled(data)
     mounts = result["Mounts"]
     for entry in entries:
