@@ -1,21 +1,22 @@
-"""What every patch declares, and the generic way to wrap one TAO method.
+"""The contract every patch implements, and the generic way to wrap one TAO method.
 
-A patch names its target, the TAO releases whose code it knows (by
-fingerprint), how to recognise that code, whether it is part of the core fix,
-and how to apply and undo itself, in the spirit of OpenTelemetry instrumentors
-and ddtrace's ``patch``/``unpatch``.
+``Patch`` declares it, in the spirit of OpenTelemetry's ``BaseInstrumentor`` and
+ddtrace's ``patch``/``unpatch``: a patch names its target, its role (core or
+side), the TAO releases whose code it knows (from ``runtime.versions``), how to
+recognise that code, how to apply and undo itself, and whether it is applied.
 
 A side patch (``component`` set) never breaks training: if its own code
 raises, the call falls back to TAO's stock method, one warning line says so,
 and the stock method is used from then on.
 """
+import abc
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Tuple
 
 import wrapt
 
-from tao_sparse4d_fix.runtime import report, status
+from tao_sparse4d_fix.runtime import report, status, versions
 from tao_sparse4d_fix.runtime.fingerprint import fingerprint
 
 MARK = "_self_tao_sparse4d_fix"
@@ -42,23 +43,67 @@ def inspect_target(patch, module):
         return Recognition(False, f"code that could not be inspected ({error!r})")
 
 
+class Patch(abc.ABC):
+    """What every patch is: the registry, the status table and the doctor use only this.
+
+    Attributes every patch has: ``title`` (one line for people), ``modules`` (the
+    TAO modules that may hold the target, oldest layout first), ``qualname`` (the
+    target inside its module) and ``component`` (a side patch's name in
+    ``TAO_SPARSE4D_FIX_DISABLE``; None for the core fix).
+    """
+
+    title: str
+    modules: Tuple[str, ...]
+    qualname: str
+    component: Optional[str]
+
+    @property
+    def role(self):
+        """``status.CORE`` (the fix, all or nothing) or ``status.SIDE`` (each on its own)."""
+        return status.SIDE if self.component else status.CORE
+
+    def target(self, module_name=None):
+        """The target's dotted name in ``module_name`` (default: the oldest layout)."""
+        return f"{module_name or self.modules[0]}.{self.qualname}"
+
+    @abc.abstractmethod
+    def known_releases(self) -> Tuple[str, ...]:
+        """The TAO releases (of ``versions.RELEASES``) whose code at the target this patch knows."""
+
+    @abc.abstractmethod
+    def expected(self) -> str:
+        """What the target should hold, as a refusal names it."""
+
+    @abc.abstractmethod
+    def recognise(self, module) -> "Recognition":
+        """Whether ``module``'s target holds code this patch may change, without changing it."""
+
+    @abc.abstractmethod
+    def is_applied(self, module) -> bool:
+        """True while this patch is applied to ``module``."""
+
+    @abc.abstractmethod
+    def apply(self, module, recognition=None):
+        """Patch ``module``; a no-op when applied already."""
+
+    @abc.abstractmethod
+    def revert(self, module):
+        """Put TAO's own objects back; a no-op when not applied."""
+
+
 @dataclass(frozen=True)
-class MethodPatch:
+class MethodPatch(Patch):
     """Wrap ``module.qualname`` with a wrapt function wrapper."""
 
     title: str
     modules: Tuple[str, ...]
     qualname: str
-    known: Mapping[str, str]  # fingerprint -> the TAO releases that ship it
+    known: Mapping[str, str]  # fingerprint -> the TAO releases that ship it (from ``versions.known_code``)
     wrapper: Callable
     component: Optional[str] = None  # a side patch's name in TAO_SPARSE4D_FIX_DISABLE; None: core
 
-    @property
-    def role(self):
-        return status.SIDE if self.component else status.CORE
-
-    def target(self, module_name=None):
-        return f"{module_name or self.modules[0]}.{self.qualname}"
+    def known_releases(self):
+        return tuple(r.tao for r in versions.RELEASES if r.code.fingerprints.get(self.qualname) in self.known)
 
     def expected(self):
         return "; ".join(f"{fp} ({releases})" for fp, releases in self.known.items())
@@ -70,14 +115,14 @@ class MethodPatch:
             owner = getattr(owner, part)
         return owner, attribute
 
-    def stock(self, module):
-        """The function the target holds now (None if missing)."""
+    def current(self, module):
+        """The function the target holds now: TAO's own, or the wrapper once applied (None if missing)."""
         owner, attribute = self._owner(module)
         return owner.__dict__.get(attribute)
 
     def recognise(self, module):
         """The fingerprint fast path; code no fingerprint knows goes to ``recognise_unknown``."""
-        current = self.stock(module)
+        current = self.current(module)
         if current is None:
             return Recognition(False, f"{self.qualname} is missing")
         found = fingerprint(current)
@@ -93,14 +138,14 @@ class MethodPatch:
         return Recognition(False, unrecognised(found))
 
     def is_applied(self, module):
-        return getattr(self.stock(module), MARK, False)
+        return getattr(self.current(module), MARK, False)
 
     def apply(self, module, recognition=None):
         if self.is_applied(module):
             return
         wrapper = self.wrapper if self.component is None else _falls_back_to_stock(self.wrapper, self.target(module.__name__))
         wrapt.wrap_function_wrapper(module, self.qualname, wrapper)
-        setattr(self.stock(module), MARK, True)
+        setattr(self.current(module), MARK, True)
 
     def revert(self, module):
         if self.is_applied(module):

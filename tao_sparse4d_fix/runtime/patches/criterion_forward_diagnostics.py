@@ -6,7 +6,7 @@ logits are (a view of) the last decoder layer's classification output is the
 main-query call, summarised by ``runtime.diagnostics``. The losses themselves
 are untouched.
 """
-from tao_sparse4d_fix.runtime import criterion_state, modes
+from tao_sparse4d_fix.runtime import criterion_state, modes, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
@@ -46,10 +46,7 @@ PATCH = MethodPatch(
     title="criterion adds background-score diagnostics",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.criterion",),
     qualname="SetCriterion.forward",
-    known={
-        "f524717db1c74641": "6.25.7.0.2-7.2.0",
-        "eb37767b6da5eecd": "7.3.0",
-    },
+    known=versions.known_code("SetCriterion.forward"),
     wrapper=add_diagnostics,
     component="diagnostics",
 )

@@ -16,7 +16,7 @@ import inspect
 import sys
 import textwrap
 
-from tao_sparse4d_fix.runtime import criterion_state, modes, report
+from tao_sparse4d_fix.runtime import criterion_state, modes, report, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
 from tao_sparse4d_fix.runtime.status import UnsupportedTaoCode
 
@@ -94,9 +94,6 @@ PATCH = CriterionInitPatch(
     title="criterion reads the spec's background_supervision",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.criterion",),
     qualname="SetCriterion.__init__",
-    known={
-        "2408ce20a7dc108b": "6.25.7.0.2-7.2.0",
-        "20ba2f97f9ae0a12": "7.3.0",
-    },
+    known=versions.known_code("SetCriterion.__init__"),
     wrapper=carry_mode,
 )

@@ -7,6 +7,7 @@ the number of candidates. Everything else is TAO's own ``decode``.
 """
 import inspect
 
+from tao_sparse4d_fix.runtime import versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
@@ -33,7 +34,7 @@ PATCH = MethodPatch(
     title="decoder: reid_feature layer, topk clamp",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder",),
     qualname="SparseBox3DDecoder.decode",
-    known={"d6ac5aa93321db04": "6.25.7.0.2-7.3.0"},
+    known=versions.known_code("SparseBox3DDecoder.decode"),
     wrapper=fix_decode,
     component="decoder",
 )

@@ -15,13 +15,9 @@ import dataclasses
 from tao_sparse4d_fix.runtime import criterion_state, loss_probe, modes, rank_guard, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
 
-FINGERPRINT_TAO_6_25_TO_7_2 = "f8ea3248ccad9d3c"
-FINGERPRINT_TAO_7_3 = "03943e4edef6a027"
+QUALNAME = "FocalLoss.forward"
 # What the stock loss of each known fingerprint supervises outside [0, C)
-STOCK_BACKGROUND = {
-    FINGERPRINT_TAO_6_25_TO_7_2: frozenset(),
-    FINGERPRINT_TAO_7_3: frozenset({modes.UNMATCHED}),
-}
+STOCK_BACKGROUND = {fp: versions.stock_code(fp).loss_supervises for fp in versions.known_code(QUALNAME)}
 
 
 def _arguments(pred, target, weight=None, avg_factor=None):
@@ -85,10 +81,7 @@ class FocalLossPatch(MethodPatch):
 PATCH = FocalLossPatch(
     title="classification loss (background supervision)",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.criterion",),
-    qualname="FocalLoss.forward",
-    known={
-        FINGERPRINT_TAO_6_25_TO_7_2: "6.25.7.0.2-7.2.0: drops every row outside [0, C)",
-        FINGERPRINT_TAO_7_3: "7.3.0: supervises C, drops negative labels",
-    },
+    qualname=QUALNAME,
+    known={fp: f"{releases}: {versions.stock_code(fp).loss_text()}" for fp, releases in versions.known_code(QUALNAME).items()},
     wrapper=supervise_background,
 )

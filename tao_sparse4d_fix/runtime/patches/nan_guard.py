@@ -6,6 +6,7 @@ poisoning the whole step. Correct background supervision lowers scores, so that
 becomes common exactly when the fix is on. Empty input now gives a zero that
 keeps the graph connected; any other input goes through the stock code.
 """
+from tao_sparse4d_fix.runtime import versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
@@ -20,7 +21,7 @@ PATCH = MethodPatch(
     title="yawness loss NaN guard (empty input)",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.criterion",),
     qualname="GaussianFocalLoss.forward",
-    known={"407733a83ed6749f": "6.25.7.0.2-7.3.0"},
+    known=versions.known_code("GaussianFocalLoss.forward"),
     wrapper=guard_empty_input,
     component="nan_guard",
 )

@@ -8,8 +8,8 @@ extended in place, and the originals are kept for ``revert``.
 """
 import dataclasses
 
-from tao_sparse4d_fix.runtime import modes, status
-from tao_sparse4d_fix.runtime.patches._base import Recognition
+from tao_sparse4d_fix.runtime import modes, versions
+from tao_sparse4d_fix.runtime.patches._base import Patch, Recognition
 
 CLASS_NAME = "Sparse4DLossClsConfig"
 STOCK_FIELDS = ("type", "use_sigmoid", "gamma", "alpha", "loss_weight")
@@ -29,20 +29,16 @@ def _copy(field):
     )
 
 
-class SchemaFieldPatch:
+class SchemaFieldPatch(Patch):
     """Add one field to one TAO config dataclass, in place."""
 
     title = "spec key model.head.loss.cls.background_supervision"
-    modules = (
-        "nvidia_tao_core.config.sparse4d.model",  # TAO <= 6.26
-        "nvidia_tao_pytorch.config.sparse4d.model",  # TAO >= 7.0
-    )
+    modules = versions.schema_modules()  # the schema moved into nvidia_tao_pytorch in 7.0
     qualname = CLASS_NAME
     component = None
-    role = status.CORE
 
-    def target(self, module_name=None):
-        return f"{module_name or self.modules[0]}.{CLASS_NAME}"
+    def known_releases(self):
+        return tuple(r.tao for r in versions.RELEASES)  # the same five fields in every release
 
     def expected(self):
         return f"a dataclass with exactly the fields {', '.join(STOCK_FIELDS)}"
@@ -53,7 +49,7 @@ class SchemaFieldPatch:
             return Recognition(False, f"{CLASS_NAME} is missing")
         names = tuple(f.name for f in dataclasses.fields(cls) if f.name != modes.FIELD or not self.is_applied(module))
         if names == STOCK_FIELDS:
-            return Recognition(True, "stock schema of TAO 6.25.7.0.2-7.3.0")
+            return Recognition(True, f"stock schema of TAO {versions.all_releases()}")
         return Recognition(False, f"unknown schema fields: {', '.join(names)}")
 
     def is_applied(self, module):
