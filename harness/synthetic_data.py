@@ -58,6 +58,11 @@ def camera(position, target, focal, width, height):
 
 
 GROUNDS = ("checker", "dark")
+MOTIONS = ("steady", "crossing")
+CROSSING_SPEED = (1.5, 3.0)  # m/s: a crossing object travels 5-10 m in a 16-frame scene at 5 Hz
+CROSSING_MARGIN = 3.0  # m: crossing objects start up to this far outside the observed floor
+CROSSING_DRAWN = 1.5  # drawn per scene, times ``objects``: about as many on the floor per frame as steady scenes
+MIN_GAP = 1.2  # m: two crossing objects on the floor at the same time are never closer than this
 
 
 def render(K, T, width, height, boxes, colors, rng, ground_style="checker"):
@@ -126,14 +131,75 @@ def make_anchors(num_anchors, rng, area=4.0):
     return anchors
 
 
+def _steady_scene(rng, class_names, objects, area, frames, empty_frames, empty):
+    """Objects at constant velocity for the whole scene (removed from its last ``empty_frames`` frames)."""
+    n_obj = 0 if empty else int(rng.integers(objects[0], objects[1] + 1))
+    names = [class_names[i] for i in rng.integers(0, len(class_names), n_obj)]
+    start, placed = [], 0
+    while placed < n_obj:  # non-overlapping start positions
+        p = rng.uniform(-area, area, 2)
+        if all(np.linalg.norm(p - q) > 1.5 for q in start):
+            start.append(p)
+            placed += 1
+    yaw = rng.uniform(-np.pi, np.pi, n_obj)
+    speed = rng.uniform(0.5, 1.5, n_obj)
+    velocity = np.stack([speed * np.cos(yaw), speed * np.sin(yaw), np.zeros(n_obj)], axis=1)
+    present = np.zeros((frames, n_obj), bool)
+    present[: frames - empty_frames] = True
+    return names, np.asarray(start).reshape(-1, 2), yaw, velocity, present
+
+
+def _crossing_scene(rng, class_names, objects, area, frames, fps, empty):
+    """Objects crossing the observed floor (a disc of radius ``area`` + 1.5 m, the anchors' cover).
+
+    Each object moves straight at 1.5-3 m/s from a start point up to ``CROSSING_MARGIN`` outside the floor's
+    square, and exists in a frame only while it is on the floor: objects enter and leave during a scene
+    (the floor's edge is a wall the cameras do not see through). Paths cross, so objects pass behind each
+    other in a camera's view; one hidden in every camera has no pixels and TAO drops it from that frame's
+    ground truth. ``CROSSING_DRAWN`` times ``objects`` are drawn, since not all of them are on the floor at a
+    time; objects never on the floor are discarded, and two objects on the floor together stay ``MIN_GAP`` apart.
+    """
+    radius = area + 1.5
+    times = np.arange(frames) / fps
+    names, start, yaw, velocity, present = [], [], [], [], []
+    lo, hi = (int(np.ceil(CROSSING_DRAWN * n)) for n in objects)
+    wanted = 0 if empty else int(rng.integers(lo, hi + 1))
+    for _ in range(wanted):
+        for _try in range(100):
+            p0 = rng.uniform(-radius - CROSSING_MARGIN, radius + CROSSING_MARGIN, 2)
+            heading = rng.uniform(-np.pi, np.pi)
+            v = rng.uniform(*CROSSING_SPEED) * np.array([np.cos(heading), np.sin(heading)])
+            path = p0 + times[:, None] * v
+            on = np.linalg.norm(path, axis=1) <= radius
+            if not on.any():
+                continue
+            if all(np.all(np.linalg.norm(path - (s + times[:, None] * u[:2]), axis=1)[on & o] >= MIN_GAP)
+                   for s, u, o in zip(start, velocity, present)):
+                break
+        else:
+            continue
+        names.append(class_names[int(rng.integers(0, len(class_names)))])
+        start.append(p0)
+        yaw.append(heading)
+        velocity.append([v[0], v[1], 0.0])
+        present.append(on)
+    n_obj = len(names)
+    return (names, np.asarray(start, float).reshape(n_obj, 2), np.asarray(yaw, float),
+            np.asarray(velocity, float).reshape(n_obj, 3), np.asarray(present, bool).reshape(n_obj, frames).T)
+
+
 def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, objects=(2, 4),
              empty_scenes=0, empty_frames=0, num_anchors=64, focal=None, ground="checker", area=2.5,
-             camera_radius=9.0, camera_height=4.0):
+             camera_radius=9.0, camera_height=4.0, motion="steady", fps=FPS):
     """Write the dataset to ``out`` and return the info dicts of the training split.
 
     Objects start uniformly in ``[-area, area]^2`` (1.5 m apart); anchors cover the same square plus
     1.5 m, so a larger ``area`` leaves most anchors, and so most queries, far from every object.
+    ``motion`` "steady": every object is on the floor for the whole scene; "crossing": objects cross the
+    observed floor, so they enter and leave it and pass behind each other (``_crossing_scene``).
     """
+    if motion not in MOTIONS:
+        raise ValueError(f"motion={motion!r}; valid: {', '.join(MOTIONS)}")
     if ground not in GROUNDS:
         raise ValueError(f"ground={ground!r}; valid: {', '.join(GROUNDS)}")
     out = Path(out).resolve()
@@ -149,28 +215,24 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
     infos, next_instance = [], 0
     for k in range(scenes):
         scene = f"scene_{k:03d}"
-        n_obj = 0 if k >= scenes - empty_scenes else int(rng.integers(objects[0], objects[1] + 1))
-        names = [class_names[i] for i in rng.integers(0, len(class_names), n_obj)]
-        start, placed = [], 0
-        while placed < n_obj:  # non-overlapping start positions
-            p = rng.uniform(-area, area, 2)
-            if all(np.linalg.norm(p - q) > 1.5 for q in start):
-                start.append(p)
-                placed += 1
-        yaw = rng.uniform(-np.pi, np.pi, n_obj)
-        speed = rng.uniform(0.5, 1.5, n_obj)
-        velocity = np.stack([speed * np.cos(yaw), speed * np.sin(yaw), np.zeros(n_obj)], axis=1)
+        empty = k >= scenes - empty_scenes
+        if motion == "steady":
+            names, start, yaw, velocity, present = _steady_scene(rng, class_names, objects, area, frames, empty_frames,
+                                                                 empty)
+        else:
+            names, start, yaw, velocity, present = _crossing_scene(rng, class_names, objects, area, frames, fps, empty)
+        n_obj = len(names)
         instance_ids = np.arange(next_instance, next_instance + n_obj)
         next_instance += n_obj
 
         for f in range(frames):
-            t = f / FPS
-            present = n_obj if f < frames - empty_frames else 0
+            t = f / fps
+            here = np.flatnonzero(present[f]) if n_obj else np.zeros(0, int)
             boxes = np.array(
                 [[*(start[i] + velocity[i, :2] * t), CLASSES[names[i]][0][2] / 2, *CLASSES[names[i]][0], yaw[i]]
-                 for i in range(present)], dtype=np.float64).reshape(-1, 7)
-            colors = [CLASSES[names[i]][1] for i in range(present)]
-            cam_infos, visibility, pixels = {}, [dict() for _ in range(present)], np.zeros(present, int)
+                 for i in here], dtype=np.float64).reshape(-1, 7)
+            colors = [CLASSES[names[i]][1] for i in here]
+            cam_infos, visibility, pixels = {}, [dict() for _ in here], np.zeros(len(here), int)
             for cam, (K, T) in cams.items():
                 image, depth, visible, total = render(K, T, width, height, boxes, colors, rng, ground)
                 rel = Path(cam) / f"{f:06d}.png"
@@ -184,8 +246,8 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
                     "sensor2world_transform": T.copy(),
                     "cam_intrinsic": K.copy(),
                 }
-                for i in range(present):
-                    visibility[i][cam] = float(visible[i] / total[i]) if total[i] else 0.0
+                for j in range(len(here)):
+                    visibility[j][cam] = float(visible[j] / total[j]) if total[j] else 0.0
                 pixels += visible
             infos.append({
                 "token": f"{scene}_{f:06d}",
@@ -194,12 +256,12 @@ def generate(out, seed=0, scenes=2, frames=4, cameras=2, width=160, height=96, o
                 "frame_idx": f,
                 "cams": cam_infos,
                 "gt_boxes": boxes.astype(np.float32),
-                "gt_names": np.array(names[:present], dtype="<U32"),
-                "gt_velocity": velocity[:present].astype(np.float32),
+                "gt_names": np.array([names[i] for i in here], dtype="<U32"),
+                "gt_velocity": velocity[here].astype(np.float32).reshape(-1, 3),
                 "valid_flag": pixels > 0,
                 "num_lidar_pts": pixels,
-                "instance_inds": instance_ids[:present].copy(),
-                "asset_inds": instance_ids[:present] % 70,  # TAO's default num_ids is 70
+                "instance_inds": instance_ids[here].copy(),
+                "asset_inds": instance_ids[here] % 70,  # TAO's default num_ids is 70
                 "gt_visibility": visibility,
             })
 
@@ -231,10 +293,12 @@ def main(argv=None):
     p.add_argument("--area", type=float, default=2.5, help="objects start in [-area, area]^2 metres")
     p.add_argument("--camera-radius", type=float, default=9.0)
     p.add_argument("--camera-height", type=float, default=4.0)
+    p.add_argument("--motion", choices=MOTIONS, default="steady")
+    p.add_argument("--fps", type=float, default=FPS, help="frames per second (timestamps)")
     a = p.parse_args(argv)
     infos = generate(a.out, a.seed, a.scenes, a.frames, a.cameras, a.width, a.height, (a.min_objects, a.max_objects),
                      a.empty_scenes, a.empty_frames, a.anchors, ground=a.ground, area=a.area,
-                     camera_radius=a.camera_radius, camera_height=a.camera_height)
+                     camera_radius=a.camera_radius, camera_height=a.camera_height, motion=a.motion, fps=a.fps)
     print(f"wrote {len(infos)} frames, {sum(len(i['gt_boxes']) for i in infos)} boxes to {Path(a.out).resolve()}")
 
 

@@ -141,13 +141,78 @@ def run_repeats(work, cfg, keep):
         return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
 
 
+def run_temporal(work, cfg, keep):
+    """The temporal scenario: per repeat a corrected base on crossing scenes, the three fine-tunes, the rescue.
+
+    Final checkpoints only (no curves); held-out inference on crossing scenes. Same pool discipline as
+    ``run_repeats``: jobs are submitted in dependency order.
+    """
+    reps = [work / f"repeat{r}" / "temporal" for r in range(cfg["repeats"])]
+    with ThreadPoolExecutor(cfg["parallel"]) as pool:
+        def data(r):
+            reps[r].mkdir(parents=True, exist_ok=True)
+            runs.generate(reps[r] / "data_base", config.TEMPORAL_BASE_DATA_SEED + r, runs.scenes_for(cfg["steps"], cfg),
+                          cfg["train_frames"], cfg, temporal=True)
+            runs.generate(reps[r] / "data_finetune", config.TEMPORAL_FINETUNE_DATA_SEED + r,
+                          runs.scenes_for(max(cfg["finetune_steps"], cfg["rescue_steps"]), cfg), cfg["train_frames"],
+                          cfg, temporal=True)
+            runs.generate(reps[r] / "data_heldout", config.TEMPORAL_HELDOUT_SEED + r, cfg["test_scenes"],
+                          cfg["temporal_test_frames"], cfg, temporal=True)
+
+        made = [pool.submit(data, r) for r in range(cfg["repeats"])]
+
+        def base(r):
+            made[r].result()
+            return runs.train(reps[r], "base", config.BASE_MODE, cfg["steps"], reps[r] / "data_base", cfg,
+                              config.RUN_SEED + r)
+
+        bases = [pool.submit(base, r) for r in range(cfg["repeats"])]
+
+        def finetune(r, mode):
+            start = runs.final_checkpoint(bases[r].result()["results"])
+            return runs.train(reps[r], mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune", cfg,
+                              config.RUN_SEED + r, pretrained=start)
+
+        finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(cfg["repeats"]) for m in config.MODES}
+
+        def rescue(r):
+            spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
+            return runs.train(reps[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
+                              cfg, config.RUN_SEED + r, pretrained=spoiled)
+
+        rescues = [pool.submit(rescue, r) for r in range(cfg["repeats"])]
+
+        def infer(r):
+            arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in config.MODES},
+                    config.RESCUE: rescues[r].result()}
+            runs.log(f"repeat {r} temporal: inference on held-out crossing scenes")
+            points = [(a, run["results"], str(runs.final_checkpoint(run["results"]))) for a, run in arms.items()]
+            wall = runs.infer(points, reps[r] / "data_heldout", reps[r] / "infer", reps[r] / "infer.log")
+            if not keep:
+                for run in arms.values():
+                    for ckpt in Path(run["results"]).rglob("*.pth"):
+                        ckpt.unlink()
+            return {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(reps[r] / "infer"),
+                    "inference_wall_s": wall}
+
+        return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: a few steps, tiny data (numbers meaningless)")
     p.add_argument("--out", default=str(runs.REPO / "docs" / "evidence"), help="report.md, results.json, figures")
     p.add_argument("--workdir", help="data, specs, logs, probes, checkpoints (default: a fresh dir under /tmp)")
     p.add_argument("--keep", action="store_true", help="keep every checkpoint (~0.9 GB each)")
+    p.add_argument("--scenarios", default=",".join(config.SCENARIOS),
+                   help="comma-separated, of: " + ", ".join(config.SCENARIOS) + " (scratch and transfer run together; "
+                   "temporal alone adds its section to an existing results.json)")
     a = p.parse_args(argv)
+    scenarios = {name.strip() for name in a.scenarios.split(",") if name.strip()}
+    unknown = sorted(scenarios - set(config.SCENARIOS))
+    if unknown or not scenarios or ("scratch" in scenarios) != ("transfer" in scenarios):
+        raise SystemExit(f"--scenarios {a.scenarios!r}: valid are {', '.join(config.SCENARIOS)}, with scratch and "
+                         "transfer together (the transfer base is the scratch corrected arm)")
     cfg = dict(config.QUICK if a.quick else config.FULL)
     if not cfg["curve_steps"][-1] == cfg["finetune_steps"] == cfg["rescue_steps"]:
         raise SystemExit("config: the last curve step must be the fine-tune's and the rescue's length")
@@ -160,25 +225,36 @@ def main(argv=None):
                             text=True).stdout.strip()
     info = {"machine": machine_info(), "quick": a.quick, "config": cfg, "tao": config.TAO, "commit": commit,
             "scratch_reasons": config.SCRATCH_REASONS, "transfer_reasons": config.TRANSFER_REASONS,
-            "command": "python3 bench/evidence" + (" --quick" if a.quick else ""),
+            "temporal_reasons": config.TEMPORAL_REASONS, "scenarios": sorted(scenarios),
+            "command": "python3 bench/evidence" + (" --quick" if a.quick else "")
+            + ("" if scenarios == set(config.SCENARIOS) else f" --scenarios {','.join(sorted(scenarios))}"),
             "seeds": {"base_data": config.BASE_DATA_SEED, "finetune_data": config.FINETUNE_DATA_SEED,
-                      "heldout_data": config.HELDOUT_SEED, "train.seed": config.RUN_SEED, "plus": "repeat index"},
+                      "heldout_data": config.HELDOUT_SEED, "temporal_base_data": config.TEMPORAL_BASE_DATA_SEED,
+                      "temporal_finetune_data": config.TEMPORAL_FINETUNE_DATA_SEED,
+                      "temporal_heldout_data": config.TEMPORAL_HELDOUT_SEED, "train.seed": config.RUN_SEED,
+                      "plus": "repeat index"},
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     runs.log(f"workdir {work}; out {out}; {'QUICK' if a.quick else 'FULL'} {cfg}")
 
     runs.testenv.ensure([config.TAO])
     py_metrics = runs.metrics_venv()
     runs.tiny.backbone_checkpoint(config.TAO)
-    info["repeats"] = run_repeats(work, cfg, a.keep)
+    info["repeats"] = run_repeats(work, cfg, a.keep) if "transfer" in scenarios else []
+    info["temporal"] = run_temporal(work, cfg, a.keep) if "temporal" in scenarios else []
     info["train_wall_s"] = sum(run["wall_s"] for rep in info["repeats"] for scenario in ("scratch", "transfer")
-                               for run in rep[scenario]["arms"])
+                               for run in rep[scenario]["arms"]) + sum(run["wall_s"] for rep in info["temporal"]
+                                                                       for run in rep["arms"])
     info["total_wall_s_before_report"] = time.time() - t_start
     info["machine"]["loadavg_end"] = os.getloadavg()
     (work / "run_info.json").write_text(json.dumps(info, indent=1))
 
     runs.log("metrics, validity, tables, figures")
-    subprocess.run([str(py_metrics), str(runs.HERE / "report.py"), "--info", str(work / "run_info.json"),
-                    "--out", str(out)], check=True, env=runs.clean_env())
+    if info["repeats"]:
+        subprocess.run([str(py_metrics), str(runs.HERE / "report.py"), "--info", str(work / "run_info.json"),
+                        "--out", str(out)], check=True, env=runs.clean_env())
+    if info["temporal"]:
+        subprocess.run([str(py_metrics), str(runs.HERE / "temporal_report.py"), "--info", str(work / "run_info.json"),
+                        "--out", str(out)], check=True, env=runs.clean_env())
     runs.log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")
     return 0
 

@@ -126,3 +126,23 @@ def spoil_curves(path, curves, titles):
     fig.suptitle("how fast stock fine-tuning spoils a learned model: mean over repeats, band = min–max", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def tracking_bars(path, arms, records, titles):
+    """Per arm: ID persistence, false-positive tracks per frame and fragments per track (bars: mean; dots: repeats)."""
+    plt = _plt()
+    panels = [("id_persistence", "ID persistence (higher is better)"),
+              ("fp_tracks_per_frame", "false-positive tracks / frame (lower is better)"),
+              ("fragments_per_gt_track", "IDs / ground-truth track (1 is best)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.6))
+    for ax, (key, title) in zip(axes, panels):
+        for x, arm in enumerate(arms):
+            values = [r[key] for r in records[arm] if r.get(key) is not None]
+            if values:
+                ax.bar(x, np.mean(values), color=COLORS[arm], alpha=0.7)
+                ax.plot([x] * len(values), values, "k.", ms=6)
+        ax.set_xticks(range(len(arms)))
+        ax.set_xticklabels([titles[a].split(" (")[0] for a in arms], rotation=20, fontsize=8)
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

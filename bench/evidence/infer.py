@@ -10,7 +10,10 @@ eval mode, ``Sparse4DDataModule``'s predict dataloader (TAO's test transforms,
 sequential frames), ``Sparse4D.simple_test``'s steps (features -> head ->
 ``head.post_process`` = ``SparseBox3DDecoder.decode`` with the spec's
 ``score_threshold``), the instance bank carrying track IDs across the
-consecutive frames of a scene and reset at every new scene.
+consecutive frames of a scene and reset at every new scene. Per frame it also keeps
+whether the bank carried temporal instances from the previous frame, the time
+interval it used, and every query's track ID (queries ``0..num_temp_instances-1``
+are the temporal instances once carried).
 
 Writes one JSON per arm with, per frame: the decoder's detections (box, score,
 class, track ID), every query's max-class score and centre (for the
@@ -80,6 +83,7 @@ def run_arm(name, results_dir, ckpt, heldout, out_dir):
             det = model.head.post_process(outs)[0]
             outputs.append({"img_bbox": det})
             cls = outs["classification"][-1][0].sigmoid().max(dim=-1).values  # what the threshold is applied to
+            carried = bank.mask is not None and bool(bank.mask.all())  # temporal instances came from the last frame
             centres = outs["prediction"][-1][0][:, :3]
             frames.append({
                 "token": info["token"], "scene": info["scene_name"], "frame_idx": int(info["frame_idx"]),
@@ -91,6 +95,9 @@ def run_arm(name, results_dir, ckpt, heldout, out_dir):
                 "det_ids": det["instance_ids"].tolist(),
                 "query_scores": cls.tolist(),
                 "query_centres": centres.tolist(),
+                "query_ids": outs["instance_id"][0].tolist(),
+                "carried": carried,
+                "time_interval": float(bank.time_interval.reshape(-1)[0]),
                 "gt_boxes": np.asarray(info["gt_boxes"]).tolist(),
                 "gt_names": [str(n) for n in info["gt_names"]],
                 "gt_ids": [int(i) for i in info["instance_inds"]],

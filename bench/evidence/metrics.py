@@ -213,3 +213,84 @@ def devkit_metrics(data):
     return {"ap": ap, "map_mean": float(np.mean(list(ap.values()))), "ap_agnostic": agnostic,
             "ap_agnostic_2m": agnostic[str(MATCH_DIST)], "tracking": tracking, "amota": tracking["amota"],
             "ids_per_gt_nuscenes": tracking["ids_per_gt"]}
+
+
+def tracking_metrics(data):
+    """ID persistence, false-positive tracks and fragments on TAO's tracked output (scores ≥ tracking_threshold).
+
+    Per frame, tracked detections are matched greedily within 2 m to the ground truth (as ``arm_metrics``).
+    ``id_persistence``: of the pairs of consecutive frames of a scene in which a ground-truth object is matched
+    in both, the share that keep the same ID. ``fp_tracks_per_frame``: tracked detections with no object within
+    2 m; ``fp_track_lifetime_frames``: the mean number of frames in which each ID that was ever such a false
+    positive appears among the tracked detections. ``fragments_per_gt_track``: distinct IDs matched to one
+    ground-truth track, over the tracks matched at least once (1.0 = one ID for the whole track).
+    """
+    track_thr = data.get("tracking_threshold", 0.2)
+    kept = same = fp = frames = 0
+    ids_of_gt, fp_ids, frames_of_id = {}, set(), {}
+    scene, last = None, {}
+    for f in data["frames"]:
+        if f["scene"] != scene:
+            scene, last = f["scene"], {}
+        frames += 1
+        keep = np.asarray(f["det_cls_scores"], float) >= track_thr
+        boxes = np.asarray(f["det_boxes"], float).reshape(-1, 7)[keep]
+        scores = np.asarray(f["det_scores"], float)[keep]
+        ids = [(f["scene"], i) for i, k in zip(f["det_ids"], keep) if k]
+        for i in ids:
+            frames_of_id[i] = frames_of_id.get(i, 0) + 1
+        gts = f["gt_boxes"]
+        dmin = xy_dist(boxes, gts).min(axis=1) if len(gts) else np.full(len(boxes), np.inf)
+        for i, d in zip(ids, dmin):
+            if d > MATCH_DIST:
+                fp += 1
+                fp_ids.add(i)
+        now = {}
+        for di, gi in enumerate(greedy_match(boxes, scores, gts)):
+            if gi >= 0:
+                gid = (f["scene"], f["gt_ids"][gi])
+                now[gid] = ids[di]
+                ids_of_gt.setdefault(gid, set()).add(ids[di])
+        for gid, pid in now.items():
+            if gid in last:
+                kept += 1
+                same += int(last[gid] == pid)
+        last = now
+    return {
+        "id_persistence": same / kept if kept else None,
+        "consecutive_matched_pairs": kept,
+        "fp_tracks_per_frame": fp / max(frames, 1),
+        "fp_track_lifetime_frames": float(np.mean([frames_of_id[i] for i in fp_ids])) if fp_ids else 0.0,
+        "fragments_per_gt_track": float(np.mean([len(v) for v in ids_of_gt.values()])) if ids_of_gt else None,
+        "gt_tracks_matched": len(ids_of_gt),
+    }
+
+
+def temporal_query_diagnostics(data):
+    """Which query kind sits on the objects at inference: temporal instances (queries ``0..num_temp-1`` once the
+    instance bank carried them) or fresh queries. Over frames the bank carried: the share of objects whose
+    best-scoring query within 2 m is a temporal instance, and the median score of each kind within 2 m."""
+    num_temp = data["num_temp_instances"]
+    carried = [f for f in data["frames"] if f.get("carried")]
+    best_temporal = objects = 0
+    near = {"temporal": [], "fresh": []}
+    for f in carried:
+        if not len(f["gt_boxes"]):
+            continue
+        d = xy_dist(f["query_centres"], f["gt_boxes"])  # [queries, objects]
+        scores = np.asarray(f["query_scores"], float)
+        for j in range(d.shape[1]):
+            close = np.flatnonzero(d[:, j] <= MATCH_DIST)
+            if not close.size:
+                continue
+            objects += 1
+            best_temporal += int(close[np.argmax(scores[close])] < num_temp)
+            near["temporal"] += scores[close[close < num_temp]].tolist()
+            near["fresh"] += scores[close[close >= num_temp]].tolist()
+    return {
+        "carried_frame_share": len(carried) / max(len(data["frames"]), 1),
+        "time_interval_median": float(np.median([f["time_interval"] for f in carried])) if carried else None,
+        "objects_best_query_temporal_share": best_temporal / objects if objects else None,
+        "temporal_query_score_near_object": float(np.median(near["temporal"])) if near["temporal"] else None,
+        "fresh_query_score_near_object": float(np.median(near["fresh"])) if near["fresh"] else None,
+    }

@@ -459,6 +459,9 @@ def main(argv=None):
                      "rescue": t["rescue_verdicts"], "rescued_within": RESCUED_WITHIN},
         "run": info,
     }
+    previous = out / "results.json"
+    if previous.exists() and "temporal" in json.loads(previous.read_text()):  # temporal_report.py's section stays
+        results["temporal"] = json.loads(previous.read_text())["temporal"]
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     for f in figs.values():
         print(f"wrote {f} ({f.stat().st_size / 1024:.0f} KB)")

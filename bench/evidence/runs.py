@@ -76,10 +76,13 @@ def harness(cmd, log_path=None, extra_env=None, cwd=None, threads=1):
         raise RuntimeError(f"command failed ({done.returncode}): {' '.join(map(str, cmd))}\n" + "\n".join(tail))
 
 
-def generate(out, seed, scenes, frames, cfg):
+def generate(out, seed, scenes, frames, cfg, temporal=False):
+    """The set-up's scenes; ``temporal``: the crossing scenes of the temporal scenario."""
     kwargs = dict(seed=seed, scenes=scenes, frames=frames, cameras=cfg["cameras"], width=cfg["width"],
                   height=cfg["height"], objects=list(cfg["objects"]), num_anchors=cfg["anchors"], ground=cfg["ground"],
                   area=cfg["area"], camera_radius=cfg["camera_radius"], camera_height=cfg["camera_height"])
+    if temporal:
+        kwargs.update(motion="crossing", fps=cfg["temporal_fps"])
     code = ("import json, sys; from harness import synthetic_data; "
             "synthetic_data.generate(sys.argv[1], **json.loads(sys.argv[2]))")
     harness(["python", "-c", code, str(out), json.dumps(kwargs)], cwd=REPO)
@@ -114,6 +117,10 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results, probe = run_dir / name, run_dir / f"probe_{name}"
+    record_path = run_dir / f"{name}.record.json"
+    if record_path.exists():  # resumed with the same --workdir: this run ended before
+        log(f"{run_dir.parent.name} {run_dir.name} train {name}: done before, reused")
+        return json.loads(record_path.read_text())
     shutil.rmtree(results, ignore_errors=True)
     shutil.rmtree(probe, ignore_errors=True)
     spec = tiny.write_spec(run_dir / f"{name}.yaml", data, results, steps=steps, seed=seed)
@@ -136,12 +143,18 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
     if checkpoint and not final_checkpoint(results).exists():
         raise RuntimeError(f"{where} {name}: TAO wrote no checkpoint at {final_checkpoint(results)}")
     log(f"{where} train {name}: done in {wall:.0f} s")
-    return {"name": name, "mode": mode, "steps": steps, "results": str(results), "probe": str(probe), "wall_s": wall,
-            "command": "sparse4d train -e spec.yaml " + " ".join(o.replace(str(run_dir), "<work>") for o in overrides)}
+    record = {"name": name, "mode": mode, "steps": steps, "results": str(results), "probe": str(probe), "wall_s": wall,
+              "command": "sparse4d train -e spec.yaml " + " ".join(o.replace(str(run_dir), "<work>") for o in overrides)}
+    record_path.write_text(json.dumps(record))
+    return record
 
 
 def infer(points, data, out, log_path, threads=1):
-    """TAO's inference path on the held-out scenes for each ``(name, results_dir, checkpoint)``."""
+    """TAO's inference path on the held-out scenes for each ``(name, results_dir, checkpoint)``.
+
+    Skipped when every point's records exist (a resumed run: its checkpoints may be gone)."""
+    if all((Path(out) / f"infer_{n}.json").exists() for n, _, _ in points):
+        return 0.0
     t0 = time.time()
     harness(["python", str(HERE / "infer.py"), *[f"--arm={n}={r}={c}" for n, r, c in points],
              "--data", str(data), "--out", str(out)], log_path, {"TAO_SPARSE4D_FIX": "1"}, threads=threads)

@@ -156,3 +156,42 @@ def test_tao_results_files_written_and_checkpoints_removed(quick_run):
             data = json.loads((nusc / name / mode / "img_bbox" / "results_nusc.json").read_text())
             assert set(data) == {"meta", "results"} and data["results"], (name, mode)
     assert not list(work.rglob("*.pth"))
+
+
+TEMPORAL_KEYS = ["id_persistence", "fp_tracks_per_frame", "fragments_per_gt_track", "minus1_rows_per_step",
+                 "fp_track_lifetime_frames", "objects_best_query_temporal_share", "train_temporal_match_share",
+                 "amota", "mota", "learned", "floor_ratio", "fp_per_frame_at_matched_recall"]
+
+
+def test_temporal_section_one_record_per_repeat_with_the_tracking_keys(quick_run):
+    out, work, results, _ = quick_run
+    cfg = results["run"]["config"]
+    t = results["temporal"]
+    assert t["repeats"] == REPEATS and list(t["arms"]) == list(config.TEMPORAL_ARMS) and len(t["base"]) == REPEATS
+    for arm, recs in [("base", t["base"]), *t["arms"].items()]:
+        assert len(recs) == REPEATS, arm
+        for record in recs:
+            assert set(TEMPORAL_KEYS) <= set(record), (arm, set(TEMPORAL_KEYS) - set(record))
+            assert record["minus1_rows_per_step"] >= 0 and record["steps_run"] == (
+                cfg["steps"] if arm == "base" else cfg["rescue_steps"] if arm == "rescue" else cfg["finetune_steps"])
+            assert record["id_persistence"] is None or 0.0 <= record["id_persistence"] <= 1.0
+    temporal_md = (out / "temporal.md").read_text()
+    lines = section(temporal_md, "Did each run learn? (the floor rule)")
+    for line, (arm, recs) in zip(lines[2:], [("base", t["base"]), *t["arms"].items()]):
+        for label, record in zip(cells(line)[1:1 + REPEATS], recs):
+            assert label.startswith("learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("), (arm, label)
+    assert (out / "temporal_tracking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for repeat in range(REPEATS):  # the plugin ran each temporal arm in its mode, on crossing scenes
+        for arm, mode in [("base", "corrected"), *((m, m) for m in config.MODES), ("rescue", "corrected")]:
+            log = (work / f"repeat{repeat}" / "temporal" / f"{arm}.train.log").read_text()
+            assert f"background_supervision {mode} (from override)" in log, (repeat, arm)
+
+
+def test_a_resumed_run_reuses_every_finished_run(quick_run):
+    """Each run's record is saved as it ends: the same command on the same workdir trains nothing again."""
+    out, work, _, _ = quick_run
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "evidence"), "--quick", "--scenarios", "temporal",
+                           "--out", str(out), "--workdir", str(work)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "done before, reused" in done.stdout and ": done in" not in done.stdout.split("metrics, validity")[0]

@@ -57,3 +57,33 @@ def test_boxes_project_where_rendered(tmp_path):
                 u, v, z, _ = P @ cam["sensor2world_transform"] @ np.append(box[:3], 1.0)
                 seen |= z > 0 and 0 <= u / z < 160 and 0 <= v / z < 96
             assert seen
+
+
+def test_crossing_objects_enter_and_leave_the_floor(tmp_path):
+    infos = synthetic_data.generate(tmp_path, seed=7, scenes=4, frames=16, objects=(3, 6), area=7.0,
+                                    num_anchors=32, width=64, height=32, motion="crossing", fps=5.0)
+    left = entered = 0
+    for a, b in zip(infos, infos[1:]):
+        if a["scene_name"] != b["scene_name"]:
+            continue
+        assert b["timestamp"] - a["timestamp"] == pytest.approx(0.2)
+        before, after = set(a["instance_inds"].tolist()), set(b["instance_inds"].tolist())
+        left += len(before - after)
+        entered += len(after - before)
+        for i in before & after:  # constant velocity between frames
+            pa = a["gt_boxes"][list(a["instance_inds"]).index(i), :2]
+            pb = b["gt_boxes"][list(b["instance_inds"]).index(i), :2]
+            va = a["gt_velocity"][list(a["instance_inds"]).index(i), :2]
+            np.testing.assert_allclose(pb - pa, va * 0.2, atol=1e-4)
+            assert 1.5 * 0.2 - 1e-4 <= np.linalg.norm(pb - pa) <= 3.0 * 0.2 + 1e-4
+    assert left > 0 and entered > 0
+    for info in infos:
+        xy = info["gt_boxes"][:, :2]
+        assert (np.linalg.norm(xy, axis=1) <= 7.0 + 1.5 + 1e-4).all()  # only on the observed floor
+        gaps = np.linalg.norm(xy[:, None] - xy[None], axis=-1)[np.triu_indices(len(xy), 1)]
+        assert (gaps >= synthetic_data.MIN_GAP - 1e-4).all()
+
+
+def test_unknown_motion_is_refused_with_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="motion='drift'; valid: steady, crossing"):
+        synthetic_data.generate(tmp_path, motion="drift")
