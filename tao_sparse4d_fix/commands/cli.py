@@ -1,4 +1,4 @@
-"""Command line: ``tao-sparse4d-fix doctor|launcher|bundle|sdk|inspect`` (also ``python -m tao_sparse4d_fix``)."""
+"""Command line: ``tao-sparse4d-fix doctor|launcher|bundle|sdk|ftms|inspect`` (also ``python -m tao_sparse4d_fix``)."""
 import argparse
 import sys
 
@@ -7,7 +7,7 @@ from tao_sparse4d_fix.errors import INTERNAL_ERROR, CommandError
 
 def main(argv=None):
     # the host commands are standard library only: they import neither torch, TAO, the launcher nor NVIDIA's SDK
-    from tao_sparse4d_fix.host import bundle, launcher, sdk
+    from tao_sparse4d_fix.host import bundle, ftms, launcher, sdk
     from tao_sparse4d_fix.host.inspect import command as inspect
 
     parser = argparse.ArgumentParser(prog="tao-sparse4d-fix", description=__doc__)
@@ -19,6 +19,7 @@ def main(argv=None):
         "launcher": (launcher, "make `tao model sparse4d` (the TAO launcher) use the fix"),
         "bundle": (bundle, "build a folder that brings the fix into a stock TAO image"),
         "sdk": (sdk, "what to pass to create_job of NVIDIA's TAO SDK (nvidia-tao-sdk)"),
+        "ftms": (ftms, "what TAO's fine-tuning microservices (FTMS) set: IMAGE_TAO_PYTORCH, docker_env_vars"),
         "inspect": (inspect, "is my model affected? read TAO's results_nusc.json"),
     }
     for name, (module, summary) in host_commands.items():
