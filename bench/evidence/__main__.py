@@ -147,7 +147,8 @@ def run_temporal(work, cfg, keep):
     Final checkpoints only (no curves); held-out inference on crossing scenes. Same pool discipline as
     ``run_repeats``: jobs are submitted in dependency order.
     """
-    reps = [work / f"repeat{r}" / "temporal" for r in range(cfg["repeats"])]
+    repeats = cfg["temporal_repeats"]
+    reps = [work / f"repeat{r}" / "temporal" for r in range(repeats)]
     with ThreadPoolExecutor(cfg["parallel"]) as pool:
         def data(r):
             reps[r].mkdir(parents=True, exist_ok=True)
@@ -159,28 +160,28 @@ def run_temporal(work, cfg, keep):
             runs.generate(reps[r] / "data_heldout", config.TEMPORAL_HELDOUT_SEED + r, cfg["test_scenes"],
                           cfg["temporal_test_frames"], cfg, temporal=True)
 
-        made = [pool.submit(data, r) for r in range(cfg["repeats"])]
+        made = [pool.submit(data, r) for r in range(repeats)]
 
         def base(r):
             made[r].result()
             return runs.train(reps[r], "base", config.BASE_MODE, cfg["steps"], reps[r] / "data_base", cfg,
                               config.RUN_SEED + r)
 
-        bases = [pool.submit(base, r) for r in range(cfg["repeats"])]
+        bases = [pool.submit(base, r) for r in range(repeats)]
 
         def finetune(r, mode):
             start = runs.final_checkpoint(bases[r].result()["results"])
             return runs.train(reps[r], mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune", cfg,
                               config.RUN_SEED + r, pretrained=start)
 
-        finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(cfg["repeats"]) for m in config.MODES}
+        finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(repeats) for m in config.MODES}
 
         def rescue(r):
             spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
             return runs.train(reps[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
                               cfg, config.RUN_SEED + r, pretrained=spoiled)
 
-        rescues = [pool.submit(rescue, r) for r in range(cfg["repeats"])]
+        rescues = [pool.submit(rescue, r) for r in range(repeats)]
 
         def infer(r):
             arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in config.MODES},
@@ -195,7 +196,7 @@ def run_temporal(work, cfg, keep):
             return {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(reps[r] / "infer"),
                     "inference_wall_s": wall}
 
-        return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
+        return [f.result() for f in [pool.submit(infer, r) for r in range(repeats)]]
 
 
 def main(argv=None):

@@ -167,9 +167,10 @@ def test_temporal_section_one_record_per_repeat_with_the_tracking_keys(quick_run
     out, work, results, _ = quick_run
     cfg = results["run"]["config"]
     t = results["temporal"]
-    assert t["repeats"] == REPEATS and list(t["arms"]) == list(config.TEMPORAL_ARMS) and len(t["base"]) == REPEATS
+    repeats = config.QUICK["temporal_repeats"]
+    assert t["repeats"] == repeats and list(t["arms"]) == list(config.TEMPORAL_ARMS) and len(t["base"]) == repeats
     for arm, recs in [("base", t["base"]), *t["arms"].items()]:
-        assert len(recs) == REPEATS, arm
+        assert len(recs) == repeats, arm
         for record in recs:
             assert set(TEMPORAL_KEYS) <= set(record), (arm, set(TEMPORAL_KEYS) - set(record))
             assert record["minus1_rows_per_step"] >= 0 and record["steps_run"] == (
@@ -178,10 +179,10 @@ def test_temporal_section_one_record_per_repeat_with_the_tracking_keys(quick_run
     temporal_md = (out / "temporal.md").read_text()
     lines = section(temporal_md, "Did each run learn? (the floor rule)")
     for line, (arm, recs) in zip(lines[2:], [("base", t["base"]), *t["arms"].items()]):
-        for label, record in zip(cells(line)[1:1 + REPEATS], recs):
+        for label, record in zip(cells(line)[1:1 + repeats], recs):
             assert label.startswith("learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("), (arm, label)
     assert (out / "temporal_tracking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for repeat in range(REPEATS):  # the plugin ran each temporal arm in its mode, on crossing scenes
+    for repeat in range(repeats):  # the plugin ran each temporal arm in its mode, on crossing scenes
         for arm, mode in [("base", "corrected"), *((m, m) for m in config.MODES), ("rescue", "corrected")]:
             log = (work / f"repeat{repeat}" / "temporal" / f"{arm}.train.log").read_text()
             assert f"background_supervision {mode} (from override)" in log, (repeat, arm)
