@@ -30,7 +30,14 @@ class LossContract:
     verdict: str = ""  # how the stock FocalLoss was recognised (its status-table reason)
 
 
-_contract = []  # at most one LossContract: the one of this process's TAO
+@dataclass
+class _Recorded:
+    """The LossContract of this process's TAO, once its FocalLoss is recognised (None before, and once undone)."""
+
+    contract: Optional[LossContract] = None
+
+
+_recorded = _Recorded()
 
 
 def attach(state, *objects):
@@ -45,9 +52,9 @@ def of(obj) -> Optional[CriterionState]:
 
 def set_contract(contract):
     """Record ``contract``; None forgets it (the loss patch is undone)."""
-    _contract[:] = [] if contract is None else [contract]
+    _recorded.contract = contract
 
 
 def contract() -> LossContract:
     """What TAO's FocalLoss does; before it is recognised, assume the 6.25-7.2 loss."""
-    return _contract[0] if _contract else LossContract(frozenset(), True)
+    return _recorded.contract or LossContract(frozenset(), True)

@@ -9,6 +9,7 @@ alone: one switched off by ``TAO_SPARSE4D_FIX_DISABLE``, or finding unknown
 code, is skipped with a status row and one warning line.
 """
 import sys
+from typing import Callable, NamedTuple
 
 from tao_sparse4d_fix.runtime import report, status, versions
 from tao_sparse4d_fix import switches
@@ -79,6 +80,15 @@ def _on_import(module):
         patch_module(module)
 
 
+class _Planned(NamedTuple):
+    """A patch of a module about to be applied, once every core patch there is known to apply."""
+
+    patch: object  # a patches._base.Patch
+    recognition: object  # what ``patch.recognise`` found
+    row: Callable  # row(applied, why) records its status row
+    why: str  # the status row's reason once applied
+
+
 def _patches_for(module_name):
     return [(order, patch) for order, patch in enumerate(ALL) if module_name in patch.modules]
 
@@ -99,9 +109,9 @@ def patch_module(module):
             continue
         recognition = inspect_target(patch, module)
         if recognition.known:
-            plan.append((patch, recognition, row, recognition.detail))
+            plan.append(_Planned(patch, recognition, row, recognition.detail))
         elif switches.forced():
-            plan.append((patch, recognition, row, f"forced ({switches.FORCE}=1) over {recognition.detail}"))
+            plan.append(_Planned(patch, recognition, row, f"forced ({switches.FORCE}=1) over {recognition.detail}"))
         elif patch.component:
             row(False, f"{recognition.detail}; skipped")
             report.warn(f"{target} holds {recognition.detail} in nvidia-tao-pytorch {versions.tao_version()}: "

@@ -1,12 +1,64 @@
-"""What a training run prints: the status table (once, on rank 0) and warnings."""
+"""What a training run prints: the status table (once, on rank 0), notes and warnings.
+
+Notes and warnings go through the standard ``logging`` module, under the
+``tao_sparse4d_fix`` logger, as one line each prefixed with the plugin's name
+(notes on stdout, warnings on stderr, where TAO's own lines go). A program that
+configures that logger itself keeps its own handlers.
+"""
+import logging
 import os
 import sys
+from dataclasses import dataclass
 
 from tao_sparse4d_fix.runtime import modes, status, versions
 from tao_sparse4d_fix._version import __version__
 
-_printed = []
-_warned = set()
+LOGGER = logging.getLogger("tao_sparse4d_fix")
+
+
+@dataclass
+class _StatusPrinted:
+    """Whether this process has printed its status line (and table) already."""
+
+    done: bool = False
+
+
+_status = _StatusPrinted()
+_warned = set()  # the warnings this process has written: each is written once
+
+
+class _LineFormat(logging.Formatter):
+    def format(self, record):
+        prefix = "tao-sparse4d-fix: warning: " if record.levelno >= logging.WARNING else "tao-sparse4d-fix: "
+        return prefix + record.getMessage()
+
+
+class _CurrentStream(logging.StreamHandler):
+    """Writes to ``sys.<name>`` as it is at each record: TAO, Lightning and test runners replace it."""
+
+    def __init__(self, name, keep):
+        self._stream_name = name
+        super().__init__()
+        self.addFilter(lambda record: keep(record.levelno))
+        self.setFormatter(_LineFormat())
+
+    @property
+    def stream(self):
+        return getattr(sys, self._stream_name)
+
+    @stream.setter
+    def stream(self, _):  # set by StreamHandler.__init__; the current sys stream is always used
+        pass
+
+
+def _logger():
+    """The plugin's logger, given its two handlers on first use unless the program configured it."""
+    if not LOGGER.handlers:
+        LOGGER.addHandler(_CurrentStream("stdout", lambda level: level < logging.WARNING))
+        LOGGER.addHandler(_CurrentStream("stderr", lambda level: level >= logging.WARNING))
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.propagate = False
+    return LOGGER
 
 
 def is_rank_zero():
@@ -33,17 +85,16 @@ def node():
 
 
 def info(message):
-    """One line on stdout, prefixed with the plugin's name."""
-    print(f"tao-sparse4d-fix: {message}", flush=True)
+    """A note: one line on stdout, prefixed with the plugin's name."""
+    _logger().info(message)
 
 
 def warn(message):
-    """One line on stderr, once per message and process, on rank 0."""
+    """A warning: one line on stderr, once per message and process, on rank 0."""
     if message in _warned or not is_rank_zero():
         return
     _warned.add(message)
-    sys.stderr.write(f"tao-sparse4d-fix: warning: {message}\n")
-    sys.stderr.flush()
+    _logger().warning(message)
 
 
 def render(rows, state, stock_loss_kept=False):
@@ -67,9 +118,9 @@ def render(rows, state, stock_loss_kept=False):
 
 def print_status_once(state, stock_loss_kept=False):
     """The full table on global rank 0; one line on local rank 0 of every other node."""
-    if _printed or not is_local_rank_zero():
+    if _status.done or not is_local_rank_zero():
         return
-    _printed.append(True)
+    _status.done = True
     index, count = node()
     info(f"{__version__} on nvidia-tao-pytorch {versions.tao_version()}, background_supervision {state.mode} "
          f"(from {state.source}), node {index} of {count}")

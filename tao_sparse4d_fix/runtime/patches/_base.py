@@ -157,35 +157,51 @@ class _StockRaised(Exception):
     """Carries an exception raised by TAO's own code through a side patch's wrapper."""
 
 
+@dataclass
+class _SidePatchHealth:
+    """Set once a side patch's own code has raised: TAO's stock code runs from then on."""
+
+    failure: Optional[Exception] = None
+
+
+@dataclass
+class _StockCall:
+    """The stock method's result within one call of a side patch, once it has returned."""
+
+    returned: bool = False
+    result: Any = None
+
+
 def _falls_back_to_stock(wrapper, target):
     """``wrapper`` that, when its own code raises, gives the stock call's result instead.
 
     TAO's own exceptions pass through unchanged; the stock method is never run
     twice for one call.
     """
-    failed = []
+    health = _SidePatchHealth()
 
     def guarded(wrapped, instance, args, kwargs):
-        if failed:
+        if health.failure is not None:
             return wrapped(*args, **kwargs)
-        results = []
+        call = _StockCall()
 
         @functools.wraps(wrapped)  # the wrapper may read the stock signature
         def stock(*stock_args, **stock_kwargs):
             try:
-                results.append(wrapped(*stock_args, **stock_kwargs))
+                call.result = wrapped(*stock_args, **stock_kwargs)
             except Exception as error:
                 raise _StockRaised() from error
-            return results[-1]
+            call.returned = True
+            return call.result
 
         try:
             return wrapper(stock, instance, args, kwargs)
         except _StockRaised as carried:
             raise carried.__cause__ from None
         except Exception as error:
-            failed.append(error)
+            health.failure = error
             report.warn(f"{target} (side patch) failed: {error!r}; TAO's stock code runs from now on")
-            return results[-1] if results else wrapped(*args, **kwargs)
+            return call.result if call.returned else wrapped(*args, **kwargs)
 
     guarded.__name__ = guarded.__qualname__ = f"guarded_{wrapper.__name__}"
     return guarded
