@@ -20,6 +20,9 @@ Layout under ``$TSF_TEST_CACHE`` (default ~/.cache/tao-sparse4d-fix):
 * ``host-venv/``: the machine that runs ``tao model ...``: the TAO launcher
   (requirements-host.txt: nvidia-tao and its dependencies, no torch, no TAO)
   and the plugin installed non-editably. ``ensure_host()`` (tests/launcher).
+* ``ftms-venv/`` and ``ftms-core/<version>/``: TAO's fine-tuning microservices
+  (nvidia-tao-core's ``microservices``, releases ``FTMS_CORE``) and what they
+  import (requirements-ftms*.txt), no torch. ``ensure_ftms()`` (tests/ftms).
 
 From Python: ``ensure([...])`` then ``tao_env(version)`` gives the environment
 dict for ``subprocess.run`` (tests use this).
@@ -48,6 +51,9 @@ DEFAULT_TAO = ["6.25.11", "7.2.0", "7.3.0"]
 # installed for every release, as in the container. Core 7.0.0 has no
 # telemetry package, which pytorch 7.0.0's entrypoint imports unguarded, so it gets 7.0.1.
 CORE_VERSION = {"6.25.7.0.2": "6.25.7", "7.0.0": "7.0.1"}
+# nvidia-tao-core releases whose FTMS (microservices) tests/ftms drives: 7.3.0 and the earliest with the
+# same layout (handlers/execution_handlers, TAO_DEPLOY for deploy actions, TAO_TEST_MODE's mongomock).
+FTMS_CORE = ["6.26.3", "7.3.0"]
 
 # Set in every harness run: no network calls, no validation (its evaluation needs
 # the real spatialai_data_utils), quiet wandb.
@@ -176,6 +182,50 @@ def ensure_host():
             _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements])
             stamp.write_text(key)
         _install_plugin(venv)
+    return venv / "bin" / "python"
+
+
+def ftms_venv_dir():
+    return cache_root() / "ftms-venv"
+
+
+def ftms_core_dir(version):
+    return cache_root() / "ftms-core" / version
+
+
+def ensure_ftms(versions=FTMS_CORE):
+    """The FTMS venv (TAO's fine-tuning microservices' imports, no torch) and one nvidia-tao-core per release.
+
+    The venv is rebuilt when requirements-ftms*.txt or the Python changes; each
+    ``ftms-core/<version>/`` is a ``pip install --no-deps --target`` of that
+    nvidia-tao-core, selected at run time by PYTHONPATH. Returns the venv's python.
+    """
+    cache_root().mkdir(parents=True, exist_ok=True)
+    requirements = [HARNESS / "requirements-ftms.txt", HARNESS / "requirements-ftms-nodeps.txt"]
+    venv = ftms_venv_dir()
+    with open(cache_root() / ".lock-ftms", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        key = _digest(requirements, _python_version(PYTHON))
+        stamp = venv / ".harness-key"
+        if not (stamp.exists() and stamp.read_text() == key):
+            shutil.rmtree(venv, ignore_errors=True)
+            _run([PYTHON, "-m", "venv", venv])
+            pip = [venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+            _run(pip + ["-r", requirements[0]])
+            _run(pip + ["--no-deps", "-r", requirements[1]])
+            stamp.write_text(key)
+        for version in versions:
+            target = ftms_core_dir(version)
+            core = f"nvidia-tao-core=={version}"
+            if (target / ".harness-key").exists() and (target / ".harness-key").read_text() == core:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+            _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                  "--no-deps", "--target", tmp, core])
+            (tmp / ".harness-key").write_text(core)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
     return venv / "bin" / "python"
 
 

@@ -1,0 +1,38 @@
+"""Fixtures for the FTMS tests (helpers in ftmsjobs.py, FTMS's jobs in ftms_driver.py)."""
+import json
+
+import pytest
+
+from harness import testenv
+from ftmsjobs import FtmsService, Host
+
+
+@pytest.fixture(scope="session")
+def host_python():
+    return testenv.ensure_host()
+
+
+@pytest.fixture
+def host(host_python, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    return Host(host_python, home)
+
+
+@pytest.fixture(scope="session")
+def ftms_python():
+    return testenv.ensure_ftms()
+
+
+@pytest.fixture(scope="session")
+def derived(host_python, tmp_path_factory):
+    """The image ``tao-sparse4d-fix ftms --json`` names, the one the service is started with."""
+    home = tmp_path_factory.mktemp("ftms-home")
+    result = Host(host_python, home).cli("ftms", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["IMAGE_TAO_PYTORCH"]
+
+
+@pytest.fixture(params=testenv.FTMS_CORE, ids=lambda v: f"nvidia-tao-core-{v}")
+def service(request, ftms_python, derived, tmp_path):
+    return FtmsService(ftms_python, request.param, derived, tmp_path / "service")
