@@ -9,7 +9,8 @@
 # the registry, installs the plugin non-editably, then runs: the start-up tests
 # under Python 3.11 and 3.12, the TAO launcher and bundle tests (the real
 # nvidia-tao launcher in a host venv without torch), `sdk`'s arguments through NVIDIA's TAO SDK
-# (nvidia-tao-sdk, same host venv), the unit and harness tests against each TAO
+# (nvidia-tao-sdk, same host venv), sparse4d's jobs through TAO's fine-tuning microservices' own
+# code (nvidia-tao-core 6.26.3 and 7.3.0, FTMS venv), the unit and harness tests against each TAO
 # release, the end-to-end tests through TAO's own `sparse4d train` entrypoint
 # (6.25.11), and the evidence benchmark's validity labels and --quick mode.
 set -uo pipefail
@@ -39,6 +40,8 @@ step "inspect tests (host venv: no numpy, no torch, no TAO, no pytest)" \
   "$host_python" tests/inspect/run_plain.py -q
 step "TAO SDK job tests (host venv: nvidia-tao-sdk 7.2.0, no torch)" \
   "$venv_python" -m pytest -q -p no:cacheprovider tests/sdk
+step "FTMS job tests (FTMS venv: nvidia-tao-core 6.26.3 and 7.3.0 microservices, no torch)" \
+  "$venv_python" -m pytest -q -p no:cacheprovider tests/ftms
 for version in $versions; do
   step "unit tests, TAO $version" env TSF_TEST_TAO="$version" \
     python3 harness/testenv.py run --tao "$version" -- python -m pytest -q -p no:cacheprovider tests/unit tests/harness
