@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from tao_sparse4d_fix import switches
 from tao_sparse4d_fix._version import __version__
-from tao_sparse4d_fix.runtime import criterion_state, report, versions
+from tao_sparse4d_fix.runtime import criterion_state, run_log, versions
 
 KEY = "tao_sparse4d_fix/rank_status"
 _done = []  # once per process
@@ -104,6 +104,6 @@ def check(store, rank, world_size, mine, timeout_s):
         )
     own_ms = (published - start + time.perf_counter() - waited) * 1e3
     if rank == 0:
-        report.info(f"all {world_size} ranks run the fix ({', '.join(f'{k} {v}' for k, v in sorted(mine.items()))}); "
+        run_log.info(f"all {world_size} ranks run the fix ({', '.join(f'{k} {v}' for k, v in sorted(mine.items()))}); "
                     f"the check took {own_ms:.1f} ms, plus {(waited - published) * 1e3:.0f} ms waiting for the "
                     "slowest rank to reach its first loss call")

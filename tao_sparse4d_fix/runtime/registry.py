@@ -11,7 +11,7 @@ code, is skipped with a status row and one warning line.
 import sys
 from typing import Callable, NamedTuple
 
-from tao_sparse4d_fix.runtime import report, status, versions
+from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix import switches
 from tao_sparse4d_fix.runtime.patches import ALL, COMPONENTS
 from tao_sparse4d_fix.runtime.patches._base import inspect_target
@@ -114,7 +114,7 @@ def patch_module(module):
             plan.append(_Planned(patch, recognition, row, f"forced ({switches.FORCE}=1) over {recognition.detail}"))
         elif patch.component:
             row(False, f"{recognition.detail}; skipped")
-            report.warn(f"{target} holds {recognition.detail} in nvidia-tao-pytorch {versions.tao_version()}: "
+            run_log.warn(f"{target} holds {recognition.detail} in nvidia-tao-pytorch {versions.tao_version()}: "
                         f"its side patch ({patch.component}) is skipped; the core fix is unaffected")
         else:
             row(False, recognition.detail)
@@ -136,6 +136,6 @@ def patch_module(module):
                     other.revert(module)
                 raise
             row(False, f"failed to apply ({error!r}); skipped")
-            report.warn(f"{patch.target(name)}: its side patch ({patch.component}) failed to apply: {error!r}")
+            run_log.warn(f"{patch.target(name)}: its side patch ({patch.component}) failed to apply: {error!r}")
             continue
         row(patch.is_applied(module), why)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix.runtime import diagnostics, registry, report, status
+from tao_sparse4d_fix.runtime import diagnostics, registry, run_log, status
 from tao_sparse4d_fix import switches
 from tao_sparse4d_fix.runtime.patches import COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward, nan_guard
 from conftest import mode_of
@@ -27,7 +27,7 @@ def row_of(patch):
 @pytest.fixture
 def clean(criterion, decoder_module):
     tao_sparse4d_fix.uninstall()
-    report._warned.clear()
+    run_log._warned.clear()
     yield
     tao_sparse4d_fix.uninstall()
 
@@ -101,7 +101,7 @@ def test_table_shows_role_and_skipped_rows(clean, criterion, monkeypatch):
     monkeypatch.setattr(criterion.GaussianFocalLoss, "forward", altered_gaussian_forward)
     monkeypatch.setenv(switches.DISABLE, "decoder")
     tao_sparse4d_fix.install()
-    lines = report.render(status.rows(), CriterionState("corrected", "default")).splitlines()
+    lines = run_log.render(status.rows(), CriterionState("corrected", "default")).splitlines()
     assert [cell.strip() for cell in lines[2].split("|")[1:-1]] == ["Target", "Role", "Applied", "Why"]
     cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[4:-2]}
     yawness = cells["nvidia_tao_pytorch.cv.sparse4d.model.criterion.GaussianFocalLoss.forward"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from harness import testenv
 from tao_sparse4d_fix._version import __version__
-from tao_sparse4d_fix.runtime import report, status, versions
+from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 from tao_sparse4d_fix.runtime.patches import ALL, schema_field
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Patch
@@ -58,7 +58,7 @@ def test_the_documented_status_table_is_what_the_code_prints_for_6_25_11(monkeyp
     monkeypatch.setattr(versions, "tao_version", lambda: "6.25.11")
     rows = [status.PatchStatus(order, patch.target(), patch.title, patch.role, True, why_for(patch, "6.25.11"))
             for order, patch in enumerate(ALL)]
-    assert lines[1:] == report.render(rows, CriterionState("corrected", "spec")).splitlines()
+    assert lines[1:] == run_log.render(rows, CriterionState("corrected", "spec")).splitlines()
 
 
 def test_doctor_line_names_each_release_from_the_table():

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Optional, Tuple
 
 import wrapt
 
-from tao_sparse4d_fix.runtime import report, status, versions
+from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix.runtime.fingerprint import fingerprint
 
 MARK = "_self_tao_sparse4d_fix"
@@ -200,7 +200,7 @@ def _falls_back_to_stock(wrapper, target):
             raise carried.__cause__ from None
         except Exception as error:
             health.failure = error
-            report.warn(f"{target} (side patch) failed: {error!r}; TAO's stock code runs from now on")
+            run_log.warn(f"{target} (side patch) failed: {error!r}; TAO's stock code runs from now on")
             return call.result if call.returned else wrapped(*args, **kwargs)
 
     guarded.__name__ = guarded.__qualname__ = f"guarded_{wrapper.__name__}"

@@ -16,7 +16,7 @@ import inspect
 import sys
 import textwrap
 
-from tao_sparse4d_fix.runtime import criterion_state, modes, report, versions
+from tao_sparse4d_fix.runtime import criterion_state, modes, run_log, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
 from tao_sparse4d_fix.runtime.status import UnsupportedTaoCode
 
@@ -64,7 +64,7 @@ def carry_mode(wrapped, instance, args, kwargs):
         )
     state = criterion_state.CriterionState(mode, source, _decoder_score_threshold(model_config))
     criterion_state.attach(state, instance, loss)
-    report.print_status_once(state, stock_loss_kept=not contract.wrapped)
+    run_log.print_status_once(state, stock_loss_kept=not contract.wrapped)
 
 
 def _has_structure(init):

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from tao_sparse4d_fix.runtime import report
+from tao_sparse4d_fix.runtime import run_log
 
 
 @pytest.fixture
@@ -15,15 +15,15 @@ def records():
     seen = []
     handler = logging.Handler()
     handler.emit = seen.append
-    report._logger().addHandler(handler)
-    report._warned.clear()
+    run_log._logger().addHandler(handler)
+    run_log._warned.clear()
     yield seen
-    report.LOGGER.removeHandler(handler)
-    report._warned.clear()
+    run_log.LOGGER.removeHandler(handler)
+    run_log._warned.clear()
 
 
 def test_a_note_is_one_stdout_line_and_a_logging_record(records, capsys):
-    report.info("all 2 ranks run the fix")
+    run_log.info("all 2 ranks run the fix")
     captured = capsys.readouterr()
     assert captured.out == "tao-sparse4d-fix: all 2 ranks run the fix\n" and captured.err == ""
     assert [(r.name, r.levelno, r.getMessage()) for r in records] == [
@@ -34,7 +34,7 @@ def test_a_warning_is_one_stderr_line_once_per_process(records, capsys, monkeypa
     monkeypatch.delenv("RANK", raising=False)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     for _ in range(3):
-        report.warn("x.decode (side patch) failed")
+        run_log.warn("x.decode (side patch) failed")
     captured = capsys.readouterr()
     assert captured.err == "tao-sparse4d-fix: warning: x.decode (side patch) failed\n" and captured.out == ""
     assert [(r.levelno, r.getMessage()) for r in records] == [(logging.WARNING, "x.decode (side patch) failed")]
@@ -42,7 +42,7 @@ def test_a_warning_is_one_stderr_line_once_per_process(records, capsys, monkeypa
 
 def test_a_warning_on_another_rank_is_not_written(records, capsys, monkeypatch):
     monkeypatch.setenv("RANK", "1")
-    report.warn("only rank 0 says this")
+    run_log.warn("only rank 0 says this")
     assert capsys.readouterr().err == "" and records == []
 
 
@@ -51,8 +51,8 @@ def test_a_program_that_configures_the_logger_keeps_its_own_handlers():
         import logging, sys
         logging.basicConfig(stream=sys.stdout, format="%(name)s|%(levelname)s|%(message)s")
         logging.getLogger("tao_sparse4d_fix").addHandler(logging.StreamHandler(sys.stdout))
-        from tao_sparse4d_fix.runtime import report
-        report.warn("configured elsewhere")
+        from tao_sparse4d_fix.runtime import run_log
+        run_log.warn("configured elsewhere")
     ''')
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin"})
