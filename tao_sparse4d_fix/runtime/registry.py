@@ -14,8 +14,7 @@ from typing import Callable, NamedTuple
 from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix import switches
 from tao_sparse4d_fix.runtime.patches import ALL, COMPONENTS
-from tao_sparse4d_fix.runtime.patches._base import inspect_target
-from tao_sparse4d_fix.runtime.status import UnsupportedTaoCode
+from tao_sparse4d_fix.runtime.patches._base import UnsupportedTaoCode, inspect_target
 
 CRITERION_MODULE = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 _hooks = {"installed": False, "enabled": False, "refusal": None, "disabled": frozenset()}

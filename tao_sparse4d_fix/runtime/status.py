@@ -9,10 +9,6 @@ CORE, SIDE = "core", "side"
 NOT_IMPORTED = "module not imported yet"
 
 
-class UnsupportedTaoCode(ImportError):
-    """A core patch target holds code this version of the plugin does not know."""
-
-
 @dataclass(frozen=True)
 class PatchStatus:
     order: int  # the patch's place in ``patches.ALL``: rows print in that order

@@ -22,6 +22,10 @@ from tao_sparse4d_fix.runtime.fingerprint import fingerprint
 MARK = "_self_tao_sparse4d_fix"
 
 
+class UnsupportedTaoCode(ImportError):
+    """A core patch target holds code this version of the plugin does not know: the run is stopped."""
+
+
 @dataclass(frozen=True)
 class Recognition:
     """Whether a target holds code the patch knows, and what it found out about it."""

@@ -17,8 +17,7 @@ import sys
 import textwrap
 
 from tao_sparse4d_fix.runtime import criterion_state, modes, run_log, versions
-from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, unrecognised
-from tao_sparse4d_fix.runtime.status import UnsupportedTaoCode
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Recognition, UnsupportedTaoCode, unrecognised
 
 STRUCTURE = "__init__(self, model_config, ...) assigns self.loss_cls"
 
