@@ -35,6 +35,8 @@ step "start-up tests, Python 3.11" "$venv_python" -m pytest -q -p no:cacheprovid
 step "start-up tests, Python 3.12" bash tests/startup/run_py312.sh -q
 step "TAO launcher and bundle tests (host venv: nvidia-tao 6.26.3, no torch)" \
   "$venv_python" -m pytest -q -p no:cacheprovider tests/launcher
+step "fault-injection tests: the user's files under crashes, failures, concurrency (host venv)" \
+  "$venv_python" -m pytest -q -p no:cacheprovider tests/faults
 host_python=$(python3 -c 'from harness import testenv; print(testenv.ensure_host())' | tail -n 1)
 step "inspect tests (host venv: no numpy, no torch, no TAO, no pytest)" \
   "$host_python" tests/inspect/run_plain.py -q

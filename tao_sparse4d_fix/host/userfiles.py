@@ -264,6 +264,7 @@ class UserFiles:
         try:
             self._held = self._acquire()
         except OSError as error:
+            _remove_empty_dirs([self.root])
             raise ChangeRefused(f"cannot take the lock {self.lock_path} ({error.strerror}); nothing was changed") from None
         try:
             _clean_stale([self.root, os.path.join(self.root, BACKUP_DIR)]
@@ -271,14 +272,26 @@ class UserFiles:
             yield self
         finally:
             try:
-                if not os.path.exists(self.state_path):
-                    _remove_empty_dirs([self.root, os.path.join(self.root, BACKUP_DIR)])
-                    with contextlib.suppress(OSError):
-                        os.remove(self.lock_path)  # waiters see the inode gone and take a new one
-                    _remove_empty_dirs([self.root])
+                self._tidy()
             finally:
                 os.close(self._held)
                 self._held = None
+
+    def _tidy(self):
+        """With no file recorded: the folders we made (a killed run's too), then the state folder itself."""
+        try:
+            state = self._load()
+        except MalformedFile:
+            return
+        if state["files"]:
+            return
+        _remove_empty_dirs(state["created_dirs"])
+        with contextlib.suppress(OSError):
+            os.remove(self.state_path)
+        _remove_empty_dirs([self.root, os.path.join(self.root, BACKUP_DIR)])
+        with contextlib.suppress(OSError):
+            os.remove(self.lock_path)  # waiters see the inode gone and take a new one
+        _remove_empty_dirs([self.root])
 
     def _acquire(self):
         waiting = False
@@ -331,7 +344,7 @@ class UserFiles:
         return {"version": STATE_VERSION, "cycle": "v1", "files": files, "created_dirs": state["created_dirs"]}
 
     def _save(self, state):
-        if not state["files"]:
+        if not state["files"] and not state["created_dirs"]:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.state_path)
             return
@@ -358,7 +371,7 @@ class UserFiles:
             raise ChangeRefused(f"{where} is read-only (mode {plan.mode:o}); nothing was changed. "
                                 "Make it writable, or run again with --force to change it anyway")
         state = self._load()
-        self._stage(plans)
+        self._stage(plans, state)
         new_records = self._record(plans, state)
         done = []
         try:
@@ -369,13 +382,19 @@ class UserFiles:
             self._roll_back(plans, done, state, new_records, plan, error)
         return [plan.path for plan in plans]
 
-    def _stage(self, plans):
-        """Every new content, synced beside its target: what cannot be written fails before anything changed."""
+    def _stage(self, plans, state):
+        """Every new content, synced beside its target: what cannot be written fails before anything changed.
+
+        A folder is recorded before it is made, so a killed run's folder is
+        still ours to remove.
+        """
         try:
             for plan in plans:
                 parent = os.path.dirname(plan.target)
                 plan.created_dirs = _missing_parents(parent)
                 if plan.created_dirs:
+                    state["created_dirs"].extend(d for d in plan.created_dirs if d not in state["created_dirs"])
+                    self._save(state)
                     os.makedirs(parent)
                 plan.tmp = _write_temp(plan.target, plan.new, plan.mode, plan.owner)
         except OSError as error:
@@ -419,7 +438,6 @@ class UserFiles:
                     to_back_up.append((record, plan))  # a killed run recorded it but never wrote the backup
                 if _sha256(plan.new) not in record["written_sha256"]:
                     record["written_sha256"].append(_sha256(plan.new))
-                state["created_dirs"].extend(d for d in plan.created_dirs if d not in state["created_dirs"])
             self._save(state)
             for record, plan in to_back_up:
                 os.makedirs(os.path.join(self.root, BACKUP_DIR), exist_ok=True)
@@ -450,10 +468,13 @@ class UserFiles:
     def _forget(self, state, paths):
         """Drop the records of ``paths``: each backup goes first, then the state is saved."""
         for path in paths:
-            record = state["files"].pop(path, None)
-            if record and record["backup"]:
+            record = state["files"].get(path)
+            if record is None:
+                continue
+            if record["backup"]:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(self.root, record["backup"]))
+            del state["files"][path]  # only once its backup is gone: no backup the state does not name
         self._save(state)
 
     def _roll_back(self, plans, done, state, new_records, failed, error):
@@ -502,6 +523,8 @@ class UserFiles:
         if not unrestored:
             for directory in _remove_empty_dirs(state["created_dirs"]):
                 rows.append((directory, "removed (created by tao-sparse4d-fix)"))
+            # gone, or holding files that are not ours; one left empty stays recorded (the tidy retries)
+            state["created_dirs"] = [d for d in state["created_dirs"] if os.path.isdir(d) and not os.listdir(d)]
             self._drop(state, paths, stuck)
         if stuck:
             rows.append((self.state_path, f"could not be updated ({stuck[0]}): run --undo again"))
