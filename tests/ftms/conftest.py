@@ -4,7 +4,7 @@ import json
 import pytest
 
 from harness import testenv
-from ftmsjobs import FtmsService, Host
+from ftmsjobs import BACKENDS, FtmsService, Host
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,14 @@ def derived(host_python, tmp_path_factory):
     return json.loads(result.stdout)["IMAGE_TAO_PYTORCH"]
 
 
-@pytest.fixture(params=testenv.FTMS_CORE, ids=lambda v: f"nvidia-tao-core-{v}")
+@pytest.fixture(params=[(v, b) for v in testenv.FTMS_CORE for b in BACKENDS],
+                ids=lambda p: f"nvidia-tao-core-{p[0]}-{p[1]}")
 def service(request, ftms_python, derived, tmp_path):
-    return FtmsService(ftms_python, request.param, derived, tmp_path / "service")
+    version, backend = request.param
+    return FtmsService(ftms_python, version, backend, derived, tmp_path / "service")
+
+
+@pytest.fixture(params=testenv.FTMS_CORE, ids=lambda v: f"nvidia-tao-core-{v}")
+def api(request, ftms_python, derived, tmp_path):
+    """FTMS's REST API code of one release (no backend: only its request schemas are used)."""
+    return FtmsService(ftms_python, request.param, None, derived, tmp_path / "api")

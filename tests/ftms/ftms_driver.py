@@ -5,20 +5,23 @@ Run in the FTMS venv (``harness/testenv.py ensure_ftms()``), nvidia-tao-core on 
     python ftms_driver.py job REQUEST.json OUT.json      # start one job as FTMS's workflow does
     python ftms_driver.py schemas REQUEST.json OUT.json  # the REST API's experiment schemas on docker_env_vars
 
-``job``: REQUEST.json holds ``network``, ``action`` and the experiment's
-``docker_env_vars`` (or null). The service runs as FTMS's Docker Compose
-deployment runs it (``BACKEND=local-docker``) with the environment the caller
-gives (``IMAGE_TAO_PYTORCH``, ``IMAGE_TAO_DEPLOY``). What runs is FTMS's own
+``job``: REQUEST.json holds ``backend`` (``local-docker``, FTMS's Docker Compose
+deployment, or ``local-k8s``, its Helm deployment), ``network``, ``action`` and
+the experiment's ``docker_env_vars`` (or null); the service's environment
+(``IMAGE_TAO_PYTORCH``, ``IMAGE_TAO_DEPLOY``) is the caller's. What runs is FTMS's own
 code: the workflow's choice of pipeline (the network config's
 ``actions_pipe``), ``ActionPipeline.__init__`` (the image) and
 ``ActionPipeline.run`` (the spec, the job's environment, the executor, the
-Docker handler that starts the container). What is faked is what leaves the
-process:
+Docker or Kubernetes handler that starts the container). What is faked is what
+leaves the process:
 
 * the database: FTMS's own test mode (``TAO_TEST_MODE``: its mongomock client),
   holding a workspace and the experiment as the API would store them;
 * the Docker client (``docker.from_env``): a daemon with both images present
   locally that records what ``containers.run`` receives;
+* the Kubernetes API server: urllib3's ``PoolManager.urlopen`` (the last step
+  before a socket) answering as one would, ready at once; every request is
+  recorded with its JSON body (the StatefulSet FTMS creates among them);
 * the started container's REST API (``requests.get``/``requests.post`` to
   ``http://<job id>:8000``): healthy, and it records the job request FTMS posts.
 
@@ -28,6 +31,7 @@ boundaries and, if no job started, the job's status as FTMS recorded it.
 """
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -35,13 +39,12 @@ import types
 import uuid
 
 USER, ORG = "00000000-0000-4000-8000-000000000001", "nvidia"
+API_SERVER = "https://k8s.fake.invalid:6443"
 
 
-def job(request):
+def fake_docker(runs):
+    """A Docker daemon with both images present; ``containers.run`` is recorded in ``runs``."""
     import docker
-    import requests
-
-    runs, posts, started = [], [], threading.Event()
 
     class Container:
         def __init__(self, name):
@@ -71,6 +74,85 @@ def job(request):
         api = types.SimpleNamespace(inspect_image=lambda image_id: {"RepoTags": local},
                                     pull=lambda *a, **k: (_ for _ in ()).throw(AssertionError(f"pull {a} {k}")))
 
+    docker.from_env = lambda *args, **kwargs: Client()
+    os.environ["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"  # the handler builds its client only when set
+
+
+def fake_kubernetes(calls):
+    """An API server that creates what it is sent and has it ready at once; every request goes to ``calls``."""
+    import urllib3
+    from urllib3.response import HTTPResponse
+
+    stored = {}
+    home = os.path.expanduser("~")
+    os.makedirs(os.path.join(home, ".kube"), exist_ok=True)
+    with open(os.path.join(home, ".kube", "config"), "w") as handle:
+        json.dump({  # kubeconfig is YAML; JSON is YAML
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": API_SERVER, "insecure-skip-tls-verify": True}}],
+            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "default"}}],
+        }, handle)
+    # FTMS's own switch from the in-cluster service account to ~/.kube/config (the pod's token file is absent here)
+    os.environ["DEV_MODE"] = "true"
+
+    def answer(method, path, body):
+        if method == "GET" and path == "/api/v1/nodes":
+            node = {"metadata": {"name": "gpu-node-0", "labels": {"accelerator": "h100"}}}
+            return 200, {"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": [node]}
+        if method == "GET" and re.fullmatch(r"/apis/apps/v1/namespaces/[^/]+/deployments/[^/]+", path):
+            name = path.rsplit("/", 1)[1]  # the workflow's own Deployment: the owner of what FTMS creates
+            labels = {"app": "workflow"}
+            return 200, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "uid": "uid-workflow"},
+                         "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "workflow", "image": "workflow"}]}}}}
+        if method == "POST" and re.fullmatch(r"/api/v1/namespaces/[^/]+/services|/apis/apps/v1/namespaces/[^/]+/statefulsets", path):
+            created = dict(body, metadata=dict(body["metadata"], uid=f"uid-{len(calls)}"))
+            stored[f"{path}/{body['metadata']['name']}"] = created
+            return 201, created
+        if method == "GET" and path in stored:
+            ready = dict(stored[path])
+            replicas = ready.get("spec", {}).get("replicas", 1)
+            ready["status"] = {"replicas": replicas, "readyReplicas": replicas}
+            return 200, ready
+        if method == "GET" and re.fullmatch(r"/api/v1/namespaces/[^/]+/pods", path):
+            return 200, {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}
+        return 404, {"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404}
+
+    def urlopen(self, method, url, redirect=True, **kwargs):
+        parsed = urllib3.util.parse_url(url)
+        assert f"{parsed.scheme}://{parsed.host}:{parsed.port}" == API_SERVER, url
+        path = parsed.path
+        body = json.loads(kwargs["body"]) if kwargs.get("body") else None
+        status, payload = answer(method, path, body)
+        calls.append({"method": method, "path": path, "body": body, "status": status})
+        return HTTPResponse(body=json.dumps(payload).encode(), status=status, reason="fake",
+                            headers={"Content-Type": "application/json"}, preload_content=True)
+
+    urllib3.PoolManager.urlopen = urlopen
+
+
+def started_containers(runs, calls):
+    """What each backend was asked to start, in one shape: image, environment, command, name."""
+    containers = [{key: run[key] for key in ("image", "environment", "command", "name")} for run in runs]
+    for call in calls:
+        if call["method"] == "POST" and call["path"].endswith("/statefulsets"):
+            [container] = call["body"]["spec"]["template"]["spec"]["containers"]
+            containers.append({"image": container["image"], "name": call["body"]["metadata"]["name"],
+                               "environment": {e["name"]: e.get("value") for e in container.get("env", [])},
+                               "command": container["command"] + container.get("args", [])})
+    return containers
+
+
+def job(request):
+    import requests
+
+    runs, calls, posts, started = [], [], [], threading.Event()
+    os.environ["BACKEND"] = request["backend"]
+    fake_docker(runs)
+    if request["backend"] == "local-k8s":
+        fake_kubernetes(calls)
+
     def response(body):
         return types.SimpleNamespace(status_code=200, ok=True, text=json.dumps(body), json=lambda: body)
 
@@ -82,8 +164,6 @@ def job(request):
         started.set()
         return response({"job_id": posts[-1]["body"].get("job_id")})
 
-    docker.from_env = lambda *args, **kwargs: Client()
-    os.environ["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"  # the handler builds its client only when set
     requests.get, requests.post = get, post
 
     from nvidia_tao_core.microservices.handlers.actions import ACTIONS_TO_FUNCTIONS
@@ -116,8 +196,8 @@ def job(request):
         time.sleep(0.05)
     out = {"pipeline": type(pipeline).__name__, "in_actions_pipe": pipe is not None,
            "in_actions": action in api_params["actions"],
-           "runs": [{key: run[key] for key in ("image", "environment", "command", "name")} for run in runs],
-           "posts": posts}
+           "containers": started_containers(runs, calls), "posts": posts,
+           "kubernetes": [{k: c[k] for k in ("method", "path", "status")} for c in calls]}
     if not started.is_set():
         out["job"] = json.loads(json.dumps(get_handler_job_metadata(job_id), default=str))
     return out
@@ -142,7 +222,6 @@ def schemas(request):
 def main():
     mode, request_path, out_path = sys.argv[1:]
     os.environ["TAO_TEST_MODE"] = "true"  # FTMS's own switch to its mongomock database
-    os.environ.setdefault("BACKEND", "local-docker")
     os.environ.setdefault("TAO_ROOT", os.path.join(os.getcwd(), "tao-root", ""))  # FTMS's files (logs, jobs)
     with open(request_path) as handle:
         request = json.load(handle)

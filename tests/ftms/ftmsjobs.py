@@ -20,11 +20,15 @@ ENABLED = {"TAO_SPARSE4D_FIX": "1"}
 DEPLOY = "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-deploy"
 
 
-class FtmsService:
-    """FTMS of one nvidia-tao-core release, started with ``IMAGE_TAO_PYTORCH=image``."""
+# FTMS's backends: local-docker (its Docker Compose deployment), local-k8s (its Helm chart's default)
+BACKENDS = ["local-docker", "local-k8s"]
 
-    def __init__(self, python, version, image, work):
-        self.python, self.version, self.image, self.work = python, version, image, work
+
+class FtmsService:
+    """FTMS of one nvidia-tao-core release on one backend, started with ``IMAGE_TAO_PYTORCH=image``."""
+
+    def __init__(self, python, version, backend, image, work):
+        self.python, self.version, self.backend, self.image, self.work = python, version, backend, image, work
 
     def call(self, mode, **request):
         self.work.mkdir(parents=True, exist_ok=True)
@@ -41,6 +45,7 @@ class FtmsService:
 
     def job(self, action, docker_env_vars, network="sparse4d"):
         """What FTMS started for one job of an experiment with these docker_env_vars: its one container."""
-        recorded = self.call("job", network=network, action=action, docker_env_vars=docker_env_vars)
-        assert len(recorded["runs"]) == 1 and len(recorded["posts"]) == 1, recorded
+        recorded = self.call("job", backend=self.backend, network=network, action=action,
+                             docker_env_vars=docker_env_vars)
+        assert len(recorded["containers"]) == 1 and len(recorded["posts"]) == 1, recorded
         return recorded
