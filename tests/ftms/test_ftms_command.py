@@ -28,7 +28,8 @@ def test_text_gives_both_parts_with_the_same_values(host):
     assert "Admin, once: the service's IMAGE_TAO_PYTORCH" in flat
     assert "User, per experiment: TAO_SPARSE4D_FIX in the job's environment" in flat
     assert "Helm:" in flat and "Docker Compose:" in flat
-    assert '"Invalid enum member TAO_SPARSE4D_FIX", nvidia-tao-core 6.26.3 to 7.3.0): no TAO Client call sets it' in flat
+    assert ('"Invalid enum member TAO_SPARSE4D_FIX", nvidia-tao-core 6.26.3 to 7.3.0), so the TAO Client call that would '
+            'set it, tao sparse4d create-job --kind experiment ... --env TAO_SPARSE4D_FIX=1, is refused') in flat
     assert f"docker run --rm {IMAGE} python -m tao_sparse4d_fix doctor" in flat
 
 

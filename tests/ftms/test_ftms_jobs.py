@@ -11,7 +11,8 @@ names.
 """
 import pytest
 
-from ftmsjobs import DEPLOY, ENABLED
+from ftmsjobs import DEPLOY, ENABLED, FtmsService
+from harness import testenv
 
 # sparse4d's actions that run TAO PyTorch, and the pipeline FTMS's network config picks for each
 PYTORCH_JOBS = {"train": "TrainVal", "evaluate": "TrainVal", "inference": "TrainVal", "export": "TrainVal"}
@@ -80,3 +81,19 @@ def test_the_rest_api_refuses_the_switch_in_docker_env_vars(api):
             "key": ["Invalid enum member TAO_SPARSE4D_FIX"]}}}}
     accepted = api.call("schemas", docker_env_vars={"WANDB_API_KEY": "k"})
     assert accepted == {schema: {"loaded": {"WANDB_API_KEY": "k"}} for schema in ("ExperimentReq", "ExperimentJobReq")}
+
+
+@pytest.mark.parametrize("version", testenv.FTMS_CORE)
+def test_a_tag_holding_6_25_7_sends_other_networks_to_a_rewritten_image(ftms_python, tmp_path, version):
+    """DOCKER_IMAGE_VERSION: FTMS replaces "6.25.7" in the image by a network's override ("6.0.0" for dino).
+
+    sparse4d's pair is ("6.25.7", "6.25.7"), so it keeps the image; dino's job goes to a 6.0.0 tag of
+    the derived name, which exists only if it is built too (and then without the job's ORCHESTRATION_* variables).
+    """
+    service = FtmsService(ftms_python, version, "local-k8s", "nvcr.io/nvidia/tao/tao-toolkit:6.25.7-pyt-sparse4d-fix",
+                          tmp_path / "service")
+    [sparse4d] = service.job("train", ENABLED)["containers"]
+    assert sparse4d["image"] == "nvcr.io/nvidia/tao/tao-toolkit:6.25.7-pyt-sparse4d-fix"
+    [dino] = service.job("train", None, network="dino")["containers"]
+    assert dino["image"] == "nvcr.io/nvidia/tao/tao-toolkit:6.0.0-pyt-sparse4d-fix"
+    assert "ORCHESTRATION_API_NETWORK" not in dino["environment"]
