@@ -121,10 +121,11 @@ def test_plot_with_matplotlib(tmp_path):
     assert bad.stderr.startswith(f"tao-sparse4d-fix inspect: error: {tmp_path / 'no' / 'p.png'}: cannot write the plot: ")
 
 
-def test_help_names_the_pickle_warning_and_exit_statuses():
+def test_help_names_the_pickle_promise_and_exit_statuses():
     status, out, _ = run("--help")
     assert status == 0
     flat = " ".join(out.split())
-    assert "unpickling runs any code the file names" in flat
-    assert "only your own dataset info file" in flat
-    assert "Exit status: 0 no file affected, 1 a file is affected, 2 bad input" in flat
+    assert "without numpy and without running any of its code" in flat
+    assert "a pickle naming anything else is refused (exit 2)" in flat
+    assert ("Exit status: 0 no file affected, 1 a file is affected, 2 bad input (one line on stderr per problem, "
+            "no table), 3 an internal error (one line; never a verdict)") in flat

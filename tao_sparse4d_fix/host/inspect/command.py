@@ -22,11 +22,14 @@ The cap: -e SPEC's model.head.num_output, else --num-output, else TAO's schema
 default ({DEFAULT_NUM_OUTPUT}); the table says which.
 
 Exit status: 0 no file affected, 1 a file is affected, 2 bad input (one line on
-stderr per problem, no table).
+stderr per problem, no table), 3 an internal error (one line; never a verdict).
 
---gt loads a pickle: unpickling runs any code the file names. Give it only your
-own dataset info file (the .pkl your TAO spec's dataset.test_dataset.ann_file
-names), never one from someone else. Arrays in it are read without numpy."""
+--gt reads the dataset info .pkl your TAO spec's dataset.test_dataset.ann_file
+names, without numpy and without running any of its code: only builtin
+containers and numpy arrays are read; a pickle naming anything else is refused
+(exit 2). Limits: regular files only (no FIFO or device), a results file's
+single frame at most 64 MB, a pickle at most 4096 MB, 50 million items and 100
+levels deep as it expands (docs/inspect-limits.md)."""
 
 
 def add_arguments(parser):
@@ -37,9 +40,8 @@ def add_arguments(parser):
                         help="the spec the inference ran with: model.head.num_output is read from it")
     parser.add_argument("--num-output", metavar="N", help="the decoder's cap model.head.num_output (without -e)")
     parser.add_argument("--gt", metavar="INFO.pkl",
-                        help="YOUR OWN dataset info .pkl (or a folder of them) that the inference read: "
-                             "adds false positives, precision and recall at 2 m. It is unpickled: "
-                             "unpickling runs code, so never give it a file you did not make")
+                        help="the dataset info .pkl (or a folder of them) that the inference read: adds false "
+                             "positives, precision and recall at 2 m (read without running any code of it)")
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per file, instead of the table")
     parser.add_argument("--plot", metavar="FILE.png",
                         help="also draw score histograms and detections per frame (needs matplotlib; "

@@ -9,7 +9,8 @@ with), ``gt_names`` [N], ``instance_inds`` [N], ``scene_name``, ``timestamp``.
 Only ``token`` and ``gt_boxes`` are required; every GT box counts (no
 valid_flag / class filter: the matching is class-agnostic).
 
-Unpickling runs code the file names: only the user's own file.
+Read by ``numpy_free``: no code of the file runs (an allow-list of
+builtins and numpy's array stand-ins), expansion and depth are bounded.
 """
 import math
 import os
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 
 from tao_sparse4d_fix.host.inspect import numpy_free
 from tao_sparse4d_fix.host.inspect.problems import BadInput, short
+from tao_sparse4d_fix.host.inspect.source import MB, open_regular
+
+MAX_PKL_BYTES = 4096 * MB  # nuScenes' full trainval infos are ~1 GB
 
 
 @dataclass
@@ -66,18 +70,18 @@ def read(path):
 
 def _infos(path):
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, MAX_PKL_BYTES) as handle:
             data = numpy_free.load(handle)
-    except FileNotFoundError:
-        raise BadInput(path, "no such file") from None
-    except IsADirectoryError:
-        raise BadInput(path, "cannot read: Is a directory") from None
+    except BadInput:
+        raise
     except OSError as error:
         raise BadInput(path, f"cannot read: {error.strerror or error}") from None
     except numpy_free.UnsupportedNumpy as error:
         raise BadInput(path, f"cannot read without numpy: {error}") from None
-    except ModuleNotFoundError as error:
-        raise BadInput(path, f"not readable here: the pickle needs module {error.name!r}, which is not installed") from None
+    except numpy_free.MissingModule as error:
+        raise BadInput(path, f"not readable here: the pickle needs module {error.module!r}, which is not installed") from None
+    except numpy_free.Refused as error:
+        raise BadInput(path, f"refused: {error}") from None
     except Exception as error:  # a pickle can fail in any way: never a traceback
         raise BadInput(path, f"not a readable pickle ({type(error).__name__}: {_first_line(error)})") from None
     if isinstance(data, dict) and isinstance(data.get("infos"), list):

@@ -15,16 +15,43 @@ Decoded dtypes: bool, signed/unsigned int of 1-8 bytes, float16/32/64, fixed
 unicode ``U`` and bytes ``S`` (trailing NULs dropped, as numpy does), and
 object arrays. Any other numpy global (a structured dtype, datetime, a numpy
 type object) is refused with ``UnsupportedNumpy`` instead of importing numpy.
-Every non-numpy global is resolved as ``pickle`` always does, so unpickling
-runs whatever code the file names: load only files you trust (your own).
+
+No other code runs: ``find_class`` answers only from an allow-list (the
+builtin containers and scalars TAO's infos are made of, ``OrderedDict``,
+and ``_codecs.encode`` for protocol 0-2 bytes); any other global, be it
+``os.system`` or a class of the user's own, is ``Refused`` without importing
+anything. And no file may expand without bound: shared references
+(``[x, x]`` nested twenty deep is 6 kB of pickle and a trillion items as
+lists) are counted as the tree they become, at most ``MAX_ITEMS`` items and
+``MAX_DEPTH`` levels; an array's shape must match its data.
 """
+import _compat_pickle
+import builtins
+import codecs
+import collections
+import importlib.util
 import pickle
 import struct
 import sys
 
+MAX_ITEMS = 50_000_000  # every scalar, list and dict counted as the tree it expands to
+MAX_DEPTH = 100  # TAO's infos are 5 deep
+
 
 class UnsupportedNumpy(pickle.UnpicklingError):
     pass
+
+
+class Refused(pickle.UnpicklingError):
+    """The pickle names code outside the allow-list, or expands beyond the bounds: nothing of it ran."""
+
+
+class MissingModule(Refused):
+    """The pickle names a module that is not installed here (nothing was imported to find out)."""
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.module = module
 
 
 _NUMERIC = {("b", 1): "?", ("i", 1): "b", ("i", 2): "h", ("i", 4): "i", ("i", 8): "q",
@@ -55,6 +82,7 @@ class DType:
 
     def decode(self, raw, count):
         """``count`` items from the raw bytes (or, for object arrays, the list itself)."""
+        self.check_size(raw, count)
         if self.kind == "O":
             items = list(raw)
         else:
@@ -75,6 +103,14 @@ class DType:
             raise pickle.UnpicklingError(f"numpy array data holds {len(items)} items, its shape {count}")
         return items
 
+    def check_size(self, raw, count):
+        """An array's data holds its shape's worth of bytes: a shape never makes more items than the data has."""
+        if count > MAX_ITEMS:
+            raise Refused(f"a numpy array of {count} items: more than the {MAX_ITEMS} this reader takes")
+        needed = count * self.size * (4 if self.kind == "U" else 1)
+        if self.kind != "O" and len(raw) < needed:
+            raise pickle.UnpicklingError(f"numpy array data holds {len(raw)} bytes, its shape needs {needed}")
+
 
 class Array:
     """Stand-in for ``numpy.ndarray`` while unpickling; ``value`` is the nested list."""
@@ -94,7 +130,11 @@ class Array:
 def _count(shape):
     count = 1
     for n in shape:
-        count *= int(n)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise pickle.UnpicklingError(f"numpy array shape {shape!r} is not a tuple of sizes")
+        count *= n
+        if count > MAX_ITEMS:
+            raise Refused(f"a numpy array of shape {tuple(shape)!r}: more than the {MAX_ITEMS} items this reader takes")
     return count
 
 
@@ -161,31 +201,97 @@ for _module in ("numpy.core.numeric", "numpy._core.numeric"):
     _STAND_INS[(_module, "_frombuffer")] = _frombuffer
 
 
+def _latin1(text, encoding="latin1"):
+    """``_codecs.encode`` as protocols 0-2 pickle bytes with it, and for nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise Refused("_codecs.encode is allowed only as pickle writes bytes (a str, 'latin1')")
+    return codecs.encode(text, "latin1")
+
+
+def _sized(kind):
+    """``bytes``/``bytearray`` as pickle calls them (of bytes, never of a size: ``bytes(10**10)`` is 10 GB)."""
+    def make(*args):
+        if any(isinstance(arg, int) for arg in args):
+            raise Refused(f"{kind.__name__}(<a size>) is not how pickle writes {kind.__name__}")
+        return kind(*args)
+    return make
+
+
+_ALLOWED = {("builtins", name): getattr(builtins, name)
+            for name in ("dict", "list", "tuple", "set", "frozenset", "str", "int", "float", "complex", "bool")}
+_ALLOWED.update({("builtins", "bytes"): _sized(bytes), ("builtins", "bytearray"): _sized(bytearray),
+                 ("collections", "OrderedDict"): collections.OrderedDict, ("_codecs", "encode"): _latin1})
+
+
 class Unpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` with numpy's reconstruction globals replaced by the stand-ins above."""
+    """``pickle.Unpickler`` that resolves only the allow-list and numpy's stand-ins; imports nothing."""
 
     def find_class(self, module, name):
-        stand_in = _STAND_INS.get((module, name))
-        if stand_in is not None:
-            return stand_in
+        # protocols 0-2 name Python 2's modules (__builtin__, copy_reg): mapped as pickle's own find_class does
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        found = _STAND_INS.get((module, name)) or _ALLOWED.get((module, name))
+        if found is not None:
+            return found
         if module == "numpy" or module.startswith("numpy."):
             raise UnsupportedNumpy(f"{module}.{name} is not one the numpy-free reader stands in for")
-        return super().find_class(module, name)
+        top = module.split(".")[0]
+        try:
+            installed = importlib.util.find_spec(top) is not None  # finds, never imports, a top-level name
+        except (ImportError, ValueError):
+            installed = False
+        if not installed:
+            raise MissingModule(top)
+        raise Refused(f"the pickle calls {module}.{name}, which a dataset info file never holds; "
+                      "inspect reads only builtin containers and numpy arrays, and never runs a file's code")
 
 
-def plain(value):
-    """``value`` with every array stand-in replaced by its nested list (tuples stay tuples)."""
+def _expanded(value, depth, sizes):
+    """How many items ``value`` is as a tree (shared references counted each time); Refused past the bounds."""
+    key = id(value)
+    if key in sizes:
+        return sizes[key]
+    if depth > MAX_DEPTH:
+        raise Refused(f"nested deeper than {MAX_DEPTH} levels: not a dataset info file")
     if isinstance(value, Array):
-        return plain(value.value)
-    if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(plain(v) for v in value)
-    return value
+        children = (value.value,)
+    elif isinstance(value, dict):
+        children = [item for pair in value.items() for item in pair]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        children = value
+    else:
+        children = ()
+    total = 1
+    for child in children:
+        total += _expanded(child, depth + 1, sizes)
+        if total > MAX_ITEMS:
+            raise Refused(f"expands to more than {MAX_ITEMS} items (shared references): not a dataset info file")
+    sizes[key] = total
+    return total
+
+
+def plain(value, _done=None):
+    """``value`` with every array stand-in replaced by its nested list (tuples stay tuples, sharing kept)."""
+    done = {} if _done is None else _done
+    key = id(value)
+    if key in done:
+        return done[key]
+    if isinstance(value, Array):
+        result = plain(value.value, done)
+    elif isinstance(value, dict):
+        result = {plain(k, done): plain(v, done) for k, v in value.items()}
+    elif isinstance(value, list):
+        result = [plain(v, done) for v in value]
+    elif isinstance(value, tuple):
+        result = tuple(plain(v, done) for v in value)
+    else:
+        return value
+    done[key] = result
+    return result
 
 
 def load(handle):
-    """Unpickle an open binary file without numpy; arrays come back as nested lists."""
-    return plain(Unpickler(handle).load())
+    """Unpickle an open binary file without numpy and without running its code; arrays come back as lists."""
+    value = Unpickler(handle).load()
+    _expanded(value, 0, {})
+    return plain(value)

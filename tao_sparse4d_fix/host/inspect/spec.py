@@ -9,10 +9,12 @@ path, an alias, a merge key) is refused with a hint, never guessed.
 import re
 
 from tao_sparse4d_fix.host.inspect.problems import BadInput, short
+from tao_sparse4d_fix.host.inspect.source import MB, open_regular
 from tao_sparse4d_fix.host.inspect.thresholds import DEFAULT_NUM_OUTPUT
 
 KEY = ("model", "head", "num_output")
 DOTTED = ".".join(KEY)
+MAX_SPEC_BYTES = 16 * MB  # a TAO spec is a few kB
 
 
 def resolve(spec_path=None, option=None, use_pyyaml=True):
@@ -24,10 +26,8 @@ def resolve(spec_path=None, option=None, use_pyyaml=True):
     if spec_path is None:
         return DEFAULT_NUM_OUTPUT, "default"
     try:
-        with open(spec_path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise BadInput(spec_path, "no such file") from None
+        with open_regular(spec_path, MAX_SPEC_BYTES) as handle:
+            text = handle.read().decode("utf-8")
     except OSError as error:
         raise BadInput(spec_path, f"cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError:
@@ -60,6 +60,8 @@ def _pyyaml():
 def _with_pyyaml(yaml, path, text):
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise BadInput(path, "not YAML this reader takes (nested too deep)") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
