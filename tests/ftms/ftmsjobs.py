@@ -13,7 +13,9 @@ import subprocess
 from pathlib import Path
 
 from harness import testenv
-from tests.launcher.hostenv import DERIVED, Host  # noqa: F401 (re-exported)
+from tests.launcher.hostenv import DERIVED, Host
+
+__all__ = ["BACKENDS", "DEPLOY", "DERIVED", "ENABLED", "FtmsService", "Host"]
 
 DRIVER = Path(__file__).resolve().parent / "ftms_driver.py"
 ENABLED = {"TAO_SPARSE4D_FIX": "1"}
