@@ -76,16 +76,24 @@ def rank_timeout(environ=None):
     (``runtime.rank_guard``); a rank that has not reported within this time runs
     without the fix, and the run is stopped.
     """
-    raw = _raw(RANK_TIMEOUT, environ)
+    return _seconds(RANK_TIMEOUT, environ, DEFAULT_RANK_TIMEOUT_S, *RANK_TIMEOUT_RANGE_S)
+
+
+RANK_TIMEOUT_RANGE_S = (0.1, 24 * 3600.0)  # below 0.1 s no store answers; beyond a day is a typo (1e300 overflows timedelta)
+
+
+def _seconds(name, environ, default, low, high):
+    """A number of seconds within ``[low, high]`` (the one rule for every numeric switch), or the default when unset."""
+    raw = _raw(name, environ)
     if not raw.strip():
-        return DEFAULT_RANK_TIMEOUT_S
+        return default
     try:
         seconds = float(raw)
     except ValueError:
         seconds = float("nan")
-    if not 0 < seconds < float("inf"):
+    if not low <= seconds <= high:  # nan and inf fail here too
         raise InvalidSwitch(
-            f"tao-sparse4d-fix: {RANK_TIMEOUT}={raw!r} is not a valid value; give a number of seconds "
-            f"greater than 0 (default {DEFAULT_RANK_TIMEOUT_S:g})."
+            f"tao-sparse4d-fix: {name}={raw!r} is not a valid value; give a number of seconds greater than 0, "
+            f"from {low:g} to {high:g} (default {default:g})."
         )
     return seconds

@@ -16,12 +16,19 @@ from tao_sparse4d_fix.host.userfiles import MalformedFile
 
 
 def report(switch_state):
-    """Print the lines; return the problems that would keep the fix from running."""
+    """In a container: print the lines; return the problems that would keep the fix from running."""
     problems = []
     _report_wrapt(switch_state, problems)
     _report_bundle(problems)
-    _report_launcher(problems)
+    report_launcher(problems)
     return problems
+
+
+def bundle_marker():
+    """The marker of the bundle this plugin was loaded from, or None (not loaded from a bundle)."""
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(tao_sparse4d_fix.__file__)))
+    marker = os.path.join(folder, bundle.MARKER)
+    return marker if os.path.isfile(marker) else None
 
 
 def _report_wrapt(switch_state, problems):
@@ -36,10 +43,10 @@ def _report_wrapt(switch_state, problems):
 
 
 def _report_bundle(problems):
-    folder = os.path.dirname(os.path.dirname(os.path.abspath(tao_sparse4d_fix.__file__)))
-    marker = os.path.join(folder, bundle.MARKER)
-    if not os.path.isfile(marker):
+    marker = bundle_marker()
+    if marker is None:
         return
+    folder = os.path.dirname(marker)
     with open(marker) as handle:
         built = json.load(handle)
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -53,11 +60,12 @@ def _report_bundle(problems):
     print(f"  bundle start-up file: {found[0] if found else 'none in ' + ', '.join(site_dirs) + ' (it will not load by itself)'}")
 
 
-def _report_launcher(problems):
+def report_launcher(problems):
+    """The TAO launcher's lines (if it is installed here); the mounts file's data, {} without one, None without a launcher."""
     try:
         version, packaged_path = launcher_config.installed_launcher()
     except launcher_config.LauncherMissing:
-        return  # not a launcher host
+        return None  # not a launcher host
     override_path = launcher_config.override_path()
     mounts_path = mounts.path()
     try:
@@ -66,14 +74,14 @@ def _report_launcher(problems):
         mounts_data = mounts.load(mounts_path)
     except MalformedFile as error:
         problems.append(str(error))
-        return
+        return {}
     stock = launcher_config.sparse4d_image(packaged)
     image = launcher_config.sparse4d_image(override if override is not None else packaged)
     source = override_path if override is not None else f"the map packaged with nvidia-tao {version}"
     if image is None:
         print(f"  TAO launcher nvidia-tao {version}: {source} maps no sparse4d task")
         problems.append(f"{source} maps no {launcher_config.TASK_GROUP} {launcher_config.TASK} task")
-        return
+        return mounts_data or {}
     name = image.name
     if os.environ.get("OVERRIDE_REGISTRY"):  # the launcher swaps every task's registry for it
         name = launcher_config.Image(os.environ["OVERRIDE_REGISTRY"], image.repository, image.tag).name
@@ -95,3 +103,4 @@ def _report_launcher(problems):
         if stale:
             print(f"  WARNING: {override_path} maps {len(stale)} other task(s) differently from nvidia-tao {version} "
                   f"(first: {stale[0][0]}); after a launcher upgrade run tao-sparse4d-fix launcher --refresh")
+    return mounts_data or {}

@@ -276,3 +276,34 @@ def test_launcher_and_bundle_import_neither_torch_nor_tao_on_other_pythons(host,
     clean = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True,
                            env=clean_env(host.home)).stdout
     assert clean.strip() == str(tuple(int(p) for p in version.split(".")))
+
+
+def test_doctor_on_a_host_reports_container_checks_as_not_applicable(host):
+    host.ok("launcher")
+    result = host.cli("doctor", TAO_SPARSE4D_FIX="1")  # exported, as the README's recipes do
+    assert result.returncode == 0, result.stdout
+    assert "where: a host (nvidia_tao_pytorch is not importable in this Python): the container's checks" in result.stdout
+    assert "not applicable here" in result.stdout
+    assert "PROBLEM" not in result.stdout and "[UNKNOWN]" not in result.stdout
+    assert f"TAO_SPARSE4D_FIX_RANK_TIMEOUT in {host.mounts}'s Envs: 60 s" in result.stdout
+    assert result.stdout.rstrip().endswith("ready")
+
+
+@pytest.mark.parametrize("value", ["1e300", "1e-300", "0", "86401", "soon"])
+def test_doctor_on_a_host_checks_the_switches_the_mounts_pass(host, value):
+    host.ok("launcher")
+    data = json.loads(host.mounts.read_text())
+    data["Envs"].append({"variable": "TAO_SPARSE4D_FIX_RANK_TIMEOUT", "value": value})
+    host.mounts.write_text(json.dumps(data))
+    result = host.cli("doctor")
+    assert result.returncode == 1
+    assert (f"PROBLEM: tao-sparse4d-fix: TAO_SPARSE4D_FIX_RANK_TIMEOUT={value!r} is not a valid value; give a number "
+            "of seconds greater than 0, from 0.1 to 86400 (default 60).") in result.stdout
+    assert result.stdout.count("PROBLEM") == 1
+
+
+def test_doctor_without_tao_or_launcher_has_nothing_to_stop(host, tmp_path):
+    shutil.copytree(host.site_packages() / "tao_sparse4d_fix", tmp_path / "alone" / "tao_sparse4d_fix")
+    result = host.cli("doctor", flags=["-S"], PYTHONPATH=str(tmp_path / "alone"), TAO_SPARSE4D_FIX="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "TAO launcher (nvidia-tao): not installed in this Python, so nothing here decides how TAO runs" in result.stdout

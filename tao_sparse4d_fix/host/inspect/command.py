@@ -29,7 +29,7 @@ names, without numpy and without running any of its code: only builtin
 containers and numpy arrays are read; a pickle naming anything else is refused
 (exit 2). Limits: regular files only (no FIFO or device), a results file's
 single frame at most 64 MB, a pickle at most 4096 MB, 50 million items and 100
-levels deep as it expands (docs/inspect-limits.md)."""
+levels deep as it expands (docs/your-files.md)."""
 
 
 def add_arguments(parser):
