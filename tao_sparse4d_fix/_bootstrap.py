@@ -2,19 +2,21 @@
 
 It must cost nothing and break nothing: it reads one environment variable, and
 only when the fix is switched on does it leave a sentinel on ``sys.meta_path``.
-The sentinel installs the real (wrapt) post-import hooks the first time a TAO
-package is imported, so torch, numpy, wrapt and TAO itself are never imported
-at start-up, and a process that never touches TAO never pays for the plugin.
+The sentinel installs the real (wrapt) post-import hooks the first time one of
+TAO's Sparse4D packages is imported, so torch, numpy, wrapt and TAO itself are
+never imported at start-up, and a process that never touches Sparse4D (another
+TAO network in the same image included) never pays for the plugin.
 """
 import sys
 
 from tao_sparse4d_fix import switches
 
-TAO_PACKAGES = ("nvidia_tao_pytorch", "nvidia_tao_core")
+# Every module the patches target lives under one of these (the schema moved into nvidia_tao_pytorch in 7.0).
+TAO_PACKAGES = ("nvidia_tao_pytorch.cv.sparse4d", "nvidia_tao_core.config.sparse4d", "nvidia_tao_pytorch.config.sparse4d")
 
 
 class _FirstTaoImport:
-    """``sys.meta_path`` sentinel: hands over to the registry on TAO's first import."""
+    """``sys.meta_path`` sentinel: hands over to the registry on the first import of TAO's Sparse4D."""
 
     def __init__(self, state, raw):
         self.state = state
@@ -23,7 +25,7 @@ class _FirstTaoImport:
     def find_spec(self, name, path=None, target=None):
         if name in TAO_PACKAGES:
             # install first: while the fix cannot load (say, wrapt is missing),
-            # every TAO import fails alike instead of the second one running stock
+            # every Sparse4D import fails alike instead of the second one running stock
             _install(self.state, self.raw)
             _remove_sentinel()
         return None

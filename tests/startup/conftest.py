@@ -284,8 +284,13 @@ def baseline(children):
 
 @pytest.fixture(scope="session")
 def stub_tao(tmp_path_factory):
-    """A directory holding a throwaway package named ``nvidia_tao_core`` (for PYTHONPATH)."""
+    """A directory holding a throwaway ``nvidia_tao_core`` with a ``config.sparse4d`` package (for PYTHONPATH).
+
+    Only the names matter: the sentinel hands over on ``nvidia_tao_core.config.sparse4d``, not on
+    ``nvidia_tao_core`` alone (another TAO network)."""
     root = tmp_path_factory.mktemp("stub_tao")
-    (root / "nvidia_tao_core").mkdir()
+    for package in ("nvidia_tao_core", "nvidia_tao_core/config", "nvidia_tao_core/config/sparse4d"):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text('"""Stand-in for TAO: only its name matters."""\n')
     (root / "nvidia_tao_core" / "__init__.py").write_text('"""Stand-in for TAO: only its name matters."""\nSTUB = True\n')
     return root

@@ -3,7 +3,7 @@
 TAO's entry point runs ``subprocess.Popen("python train.py", shell=True)`` with
 the environment inherited, so the plugin must come up from the ``.pth`` alone
 in whatever ``python`` is first on PATH. A throwaway package named
-``nvidia_tao_core`` stands in for TAO: the sentinel only looks at the name.
+``nvidia_tao_core.config.sparse4d`` stands in for TAO's Sparse4D: the sentinel only looks at the name.
 """
 import json
 import os
@@ -27,7 +27,7 @@ before = {
     "wrapt": "wrapt" in sys.modules,
     "registry": "tao_sparse4d_fix.runtime.registry" in sys.modules,
 }
-import nvidia_tao_core
+import nvidia_tao_core.config.sparse4d
 registry = sys.modules.get("tao_sparse4d_fix.runtime.registry")
 after = {
     "sentinels": sentinels(),
@@ -87,9 +87,28 @@ def test_launched_child_without_the_switch_stays_stock(children, workdir, stub_t
     env = children.env_for(None, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONPATH=str(stub_tao))
     train = workdir / "train.py"
     train.write_text(
-        "import json, sys\nimport nvidia_tao_core\n"
+        "import json, sys\nimport nvidia_tao_core.config.sparse4d\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('tao_sparse4d_fix', 'wrapt')))))\n"
     )
     proc = subprocess.run("python launcher.py", shell=True, cwd=workdir, env=env, capture_output=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
     assert json.loads(proc.stdout) == []
+
+
+OTHER_NETWORK = r"""
+import json, sys
+import nvidia_tao_core, nvidia_tao_core.config  # TAO, but not its Sparse4D: another network's imports
+first = {"sentinels": sum(type(f).__name__ == "_FirstTaoImport" for f in sys.meta_path),
+         "loaded": sorted(m for m in sys.modules if m.startswith("tao_sparse4d_fix.runtime") or m == "wrapt")}
+import nvidia_tao_core.config.sparse4d
+print(json.dumps({"first": first, "sentinels": sum(type(f).__name__ == "_FirstTaoImport" for f in sys.meta_path),
+                  "registry": "tao_sparse4d_fix.runtime.registry" in sys.modules}))
+"""
+
+
+def test_another_tao_network_keeps_the_plugin_asleep(children, stub_tao):
+    """The sentinel hands over on TAO's Sparse4D packages only: importing the rest of TAO loads nothing of ours."""
+    out, err = children.json(OTHER_NETWORK, "1", PYTHONPATH=str(stub_tao))
+    assert err == ""
+    assert out["first"] == {"sentinels": 1, "loaded": []}
+    assert out["sentinels"] == 0 and out["registry"] is True

@@ -87,7 +87,7 @@ def counting(hook, name):
     return _register(hook, name)
 wrapt.register_post_import_hook = counting
 
-import nvidia_tao_core  # the sentinel hands over: hooks registered once
+import nvidia_tao_core.config.sparse4d  # the sentinel hands over: hooks registered once
 after_handover = len(calls)
 from tao_sparse4d_fix.runtime import registry
 registry.install()
@@ -147,7 +147,7 @@ def test_registry_install_twice_registers_hooks_once_without_the_switch(children
 
 REFUSAL = r"""
 import json, sys
-import nvidia_tao_core
+import nvidia_tao_core.config.sparse4d
 reg = sys.modules.get("tao_sparse4d_fix.runtime.registry")
 print(json.dumps({
     "stub": nvidia_tao_core.STUB,

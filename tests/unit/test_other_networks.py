@@ -115,9 +115,5 @@ def test_the_switch_leaves_only_the_sentinel_before_tao(switched_on, switched_of
     assert switched_off["after"]["modules"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not yet: the start-up sentinel hands over on the first import of any TAO package "
-    "(_bootstrap.TAO_PACKAGES = nvidia_tao_pytorch, nvidia_tao_core), so building RT-DETR loads the registry "
-    "and every patch module (which then patch nothing); a trigger on TAO's Sparse4D packages would keep them out"))
 def test_building_another_network_loads_no_runtime_module(switched_on):
     assert switched_on["after"]["modules"] == STARTUP_MODULES
