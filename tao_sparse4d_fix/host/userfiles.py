@@ -364,7 +364,8 @@ class UserFiles:
         if not plans:
             return []
         _clean_stale(os.path.dirname(plan.target) for plan in plans)
-        read_only = [plan for plan in plans if plan.info is not None and _read_only(plan.info)]
+        read_only = [plan for plan in plans
+                     if plan.info is not None and (_read_only(plan.info) or not os.access(plan.target, os.W_OK))]
         if read_only and not force:
             plan = read_only[0]
             where = plan.path if plan.target == plan.path else f"{plan.path} (a link to {plan.target})"

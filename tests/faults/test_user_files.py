@@ -237,3 +237,23 @@ def test_launcher_refuses_a_stock_image_unless_a_bundle_is_mounted(make_home):
         in with_bundle
     home.ok("launcher", "--undo")
     assert home.files() == before
+
+
+def test_the_state_of_version_0_2_0_is_still_undone(make_home):
+    """0.2.0 recorded absolute backup paths and one written hash; its undo must still bring the bytes back."""
+    import hashlib
+    home = make_home("existing")
+    before = home.files()
+    original = home.mounts.read_bytes()
+    (home.state / "backup").mkdir(parents=True)
+    backup = home.state / "backup" / "0-.tao_mounts.json"
+    backup.write_bytes(original)
+    ours = b'{"Mounts": [], "Envs": [{"variable": "TAO_SPARSE4D_FIX", "value": "1"}]}\n'
+    home.mounts.write_bytes(ours)
+    (home.state / "state.json").write_text(json.dumps({
+        "files": {str(home.mounts): {"existed": True, "backup": str(backup), "mode": 0o600,
+                                     "written_sha256": hashlib.sha256(ours).hexdigest()}},
+        "created_dirs": []}))
+    result = home.ok("launcher", "--undo")
+    assert result.stdout.splitlines() == [f"{home.mounts}: restored"]
+    assert home.files() == before

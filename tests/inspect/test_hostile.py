@@ -188,3 +188,16 @@ def test_valid_pickles_of_every_protocol_still_read(tmp_path):
         verdict(inspect(good(tmp_path), "--gt", gt))
     write_gt(tmp_path / "plain.pkl", gt_infos)
     verdict(inspect(good(tmp_path), "--gt", tmp_path / "plain.pkl"))
+
+
+def test_an_internal_error_is_status_3_in_one_line_never_a_verdict(tmp_path):
+    from inspect_helpers import run
+    from tao_sparse4d_fix.host.inspect import metrics
+    real = metrics.measure
+    metrics.measure = lambda *args: 1 / 0  # a bug in the measuring code
+    try:
+        status, out, err = run(good(tmp_path))
+    finally:
+        metrics.measure = real
+    assert (status, out) == (3, "")
+    assert err == "tao-sparse4d-fix inspect: internal error (ZeroDivisionError: division by zero); please report it\n"
