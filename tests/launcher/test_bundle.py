@@ -28,7 +28,7 @@ start = {
     "bundle_on_path": [p for p in sys.path if "tao-sparse4d-fix" in p],
     "sentinels": sum(type(f).__name__ == "_FirstTaoImport" for f in sys.meta_path),
 }
-import nvidia_tao_pytorch  # the stand-in: the sentinel hands over here
+import nvidia_tao_pytorch.cv.sparse4d  # the stand-in: the sentinel hands over at TAO's Sparse4D
 after = {"modules": sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "wrapt"))}
 if "tao_sparse4d_fix.runtime.registry" in sys.modules:
     import wrapt, wrapt.importer
@@ -81,8 +81,10 @@ def printed_mounts(stdout):
 
 
 def stand_in_tao(root):
-    (root / "nvidia_tao_pytorch").mkdir(parents=True)
-    (root / "nvidia_tao_pytorch" / "__init__.py").write_text('"""Stand-in for TAO: only its name matters."""\n')
+    package = root / "nvidia_tao_pytorch"
+    (package / "cv" / "sparse4d").mkdir(parents=True)
+    for folder in (package, package / "cv", package / "cv" / "sparse4d"):
+        (folder / "__init__.py").write_text('"""Stand-in for TAO: only its name matters."""\n')
     (root / "torch").mkdir()
     (root / "torch" / "__init__.py").write_text("raise ImportError('torch must not be imported at start-up')\n")
     return root
