@@ -18,8 +18,19 @@ ON_VALUES = ("1", "true", "on")
 OFF_VALUES = ("", "0", "false", "off")
 
 
-class InvalidSwitch(ImportError):
-    """An environment variable holds a value that is not one of its valid values."""
+def __getattr__(name):
+    """``switches.InvalidSwitch``: it lives in ``errors``, imported only when asked for or raised, so start-up imports nothing more."""
+    if name == "InvalidSwitch":
+        from tao_sparse4d_fix.errors import InvalidSwitch
+
+        return InvalidSwitch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _invalid(message):
+    from tao_sparse4d_fix.errors import InvalidSwitch
+
+    return InvalidSwitch(message)
 
 
 def _raw(name, environ):
@@ -60,7 +71,7 @@ def disabled_components(valid, environ=None):
     names = {name.strip().lower() for name in raw.split(",")} - {""}
     unknown = sorted(names - set(valid))
     if unknown:
-        raise InvalidSwitch(
+        raise _invalid(
             f"tao-sparse4d-fix: {DISABLE}={raw!r} names {', '.join(map(repr, unknown))}, "
             f"which is not a component that can be switched off; valid names are: {', '.join(valid)}."
         )
@@ -92,7 +103,7 @@ def _seconds(name, environ, default, low, high):
     except ValueError:
         seconds = float("nan")
     if not low <= seconds <= high:  # nan and inf fail here too
-        raise InvalidSwitch(
+        raise _invalid(
             f"tao-sparse4d-fix: {name}={raw!r} is not a valid value; give a number of seconds greater than 0, "
             f"from {low:g} to {high:g} (default {default:g})."
         )

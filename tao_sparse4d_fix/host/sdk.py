@@ -16,6 +16,7 @@ import os
 import sys
 
 from tao_sparse4d_fix import switches
+from tao_sparse4d_fix.errors import PluginError
 from tao_sparse4d_fix.host import bundle, launcher_config
 from tao_sparse4d_fix.host.userfiles import MalformedFile, read_json_object
 
@@ -23,7 +24,7 @@ from tao_sparse4d_fix.host.userfiles import MalformedFile, read_json_object
 KEYS = ("image", "env_vars", "mounts")
 
 
-class SdkError(RuntimeError):
+class SdkError(PluginError, RuntimeError):
     """The arguments cannot be given as asked."""
 
 

@@ -1,5 +1,7 @@
 """The three background-supervision modes, the rows each supervises, and where
 the active one came from."""
+from tao_sparse4d_fix.errors import PluginError
+
 FIELD = "background_supervision"
 CONFIG_KEY = f"model.head.loss.cls.{FIELD}"
 
@@ -40,7 +42,7 @@ def dropped_labels(background):
     return "{" + ", ".join(dropped) + "}"
 
 
-class InvalidMode(ValueError):
+class InvalidMode(PluginError, ValueError):
     """A spec or override asked for a mode that does not exist."""
 
 

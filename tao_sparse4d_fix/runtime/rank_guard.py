@@ -26,13 +26,14 @@ from datetime import timedelta
 
 from tao_sparse4d_fix import switches
 from tao_sparse4d_fix._version import __version__
+from tao_sparse4d_fix.errors import PluginError
 from tao_sparse4d_fix.runtime import criterion_state, run_log, versions
 
 KEY = "tao_sparse4d_fix/rank_status"
 _done = []  # once per process
 
 
-class RanksDisagree(RuntimeError):
+class RanksDisagree(PluginError, RuntimeError):
     """A rank of this run is not patched, or runs another mode or plugin."""
 
 

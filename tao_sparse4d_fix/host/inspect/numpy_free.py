@@ -34,15 +34,17 @@ import pickle
 import struct
 import sys
 
+from tao_sparse4d_fix.errors import PluginError
+
 MAX_ITEMS = 50_000_000  # every scalar, list and dict counted as the tree it expands to
 MAX_DEPTH = 100  # TAO's infos are 5 deep
 
 
-class UnsupportedNumpy(pickle.UnpicklingError):
+class UnsupportedNumpy(PluginError, pickle.UnpicklingError):
     pass
 
 
-class Refused(pickle.UnpicklingError):
+class Refused(PluginError, pickle.UnpicklingError):
     """The pickle names code outside the allow-list, or expands beyond the bounds: nothing of it ran."""
 
 

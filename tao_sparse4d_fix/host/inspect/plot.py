@@ -1,7 +1,8 @@
 """``--plot FILE.png``: score histograms and detections per frame, one colour per file (matplotlib)."""
+from tao_sparse4d_fix.errors import PluginError
 
 
-class NoMatplotlib(Exception):
+class NoMatplotlib(PluginError):
     pass
 
 

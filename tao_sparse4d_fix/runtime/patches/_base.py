@@ -16,13 +16,14 @@ from typing import Any, Callable, Mapping, Optional, Tuple
 
 import wrapt
 
+from tao_sparse4d_fix.errors import PluginError
 from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix.runtime.fingerprint import fingerprint
 
 MARK = "_self_tao_sparse4d_fix"
 
 
-class UnsupportedTaoCode(ImportError):
+class UnsupportedTaoCode(PluginError, ImportError):
     """A core patch target holds code this version of the plugin does not know: the run is stopped."""
 
 
