@@ -157,6 +157,7 @@ def _run_in_container(spec_path, overrides):
         print(f"  {switches.FORCE} is set: unrecognised targets would be patched anyway")
     for distribution in versions.TAO_DISTRIBUTIONS:
         print(f"  {distribution}: {versions.installed(distribution) or 'not installed'}")
+    print(f"  {versions.support_line()}")
     problems.extend(delivery.report(state))
     if _patches() is None:
         print("targets: not inspected: wrapt is not importable here (see above)")

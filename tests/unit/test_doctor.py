@@ -24,6 +24,7 @@ def test_ready_with_every_target_recognised(tmp_path):
     out = result.stdout
     assert "TAO_SPARSE4D_FIX='1': on" in out
     assert f"nvidia-tao-pytorch: {versions.installed('nvidia-tao-pytorch')}" in out
+    assert f"  {versions.support_line()}" in out.splitlines()  # the release line, from the one table
     assert "tao_sparse4d_fix.pth" in out  # the start-up hook is installed
     assert out.count("[ok] ") >= 6 and "UNKNOWN" not in out  # 6 targets, 7 where both schemas exist
     assert f"background_supervision for {spec}: original (from spec)" in out
