@@ -9,7 +9,8 @@ alone: one switched off by ``TAO_SPARSE4D_FIX_DISABLE``, or finding unknown
 code, is skipped with a status row and one warning line.
 """
 import sys
-from typing import Callable, NamedTuple
+from dataclasses import dataclass
+from typing import Callable, FrozenSet, NamedTuple, Optional
 
 from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix import switches
@@ -17,7 +18,19 @@ from tao_sparse4d_fix.runtime.patches import ALL, COMPONENTS
 from tao_sparse4d_fix.runtime.patches._base import UnsupportedTaoCode, inspect_target
 
 CRITERION_MODULE = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
-_hooks = {"installed": False, "enabled": False, "refusal": None, "disabled": frozenset()}
+
+
+@dataclass
+class _State:
+    """What the registry has done in this interpreter (one instance, ``_state``)."""
+
+    installed: bool = False  # the post-import hooks are registered (once per process)
+    enabled: bool = False  # TAO's modules are patched as they are imported
+    refusal: Optional[str] = None  # a bad switch's message: TAO's criterion import fails with it
+    disabled: FrozenSet[str] = frozenset()  # the side components switched off
+
+
+_state = _State()
 
 
 def module_names():
@@ -27,16 +40,16 @@ def module_names():
 def install():
     """Patch TAO's modules as they are imported (at once if already imported)."""
     try:
-        _hooks["disabled"] = switches.disabled_components(COMPONENTS)
+        _state.disabled = switches.disabled_components(COMPONENTS)
         switches.rank_timeout()  # refused here, before any step, not at the first loss call
     except switches.InvalidSwitch as error:
         install_refusal(str(error))
         return
-    _hooks["enabled"] = True
-    _hooks["refusal"] = None
+    _state.enabled = True
+    _state.refusal = None
     for order, patch in enumerate(ALL):
         status.record(status.PatchStatus(order, patch.target(), patch.title, patch.role, False, status.NOT_IMPORTED))
-    if _hooks["installed"]:  # hooks already fired for imported modules: re-patch them
+    if _state.installed:  # hooks already fired for imported modules: re-patch them
         for name in module_names():
             if name in sys.modules:
                 patch_module(sys.modules[name])
@@ -45,7 +58,7 @@ def install():
 
 def install_refusal(message):
     """Make TAO's criterion import fail with ``message`` (a bad switch value)."""
-    _hooks["refusal"] = message
+    _state.refusal = message
     _register_hooks()
     if CRITERION_MODULE in sys.modules:  # imported already: its hook will not fire again
         raise switches.InvalidSwitch(message)
@@ -53,8 +66,8 @@ def install_refusal(message):
 
 def uninstall():
     """Undo every applied patch and stop patching modules imported later."""
-    _hooks["enabled"] = False
-    _hooks["refusal"] = None
+    _state.enabled = False
+    _state.refusal = None
     for name in module_names():
         if name in sys.modules:
             for _, patch in _patches_for(name):
@@ -63,19 +76,19 @@ def uninstall():
 
 
 def _register_hooks():
-    if _hooks["installed"]:
+    if _state.installed:
         return
     import wrapt
 
     for name in module_names():
         wrapt.register_post_import_hook(_on_import, name)
-    _hooks["installed"] = True
+    _state.installed = True
 
 
 def _on_import(module):
-    if _hooks["refusal"] and module.__name__ == CRITERION_MODULE:
-        raise switches.InvalidSwitch(_hooks["refusal"])
-    if _hooks["enabled"]:
+    if _state.refusal and module.__name__ == CRITERION_MODULE:
+        raise switches.InvalidSwitch(_state.refusal)
+    if _state.enabled:
         patch_module(module)
 
 
@@ -102,7 +115,7 @@ def patch_module(module):
         def row(applied, why, order=order, patch=patch, target=target):
             status.record(status.PatchStatus(order, target, patch.title, patch.role, applied, why))
 
-        if patch.component in _hooks["disabled"]:
+        if patch.component in _state.disabled:
             patch.revert(module)  # applied by an earlier install without the switch
             row(False, f"switched off ({switches.DISABLE}={patch.component})")
             continue

@@ -39,7 +39,7 @@ if "tao_sparse4d_fix.runtime.registry" in sys.modules:
         "wrapt_extension": getattr(sys.modules.get("wrapt._wrappers"), "__file__", None),
         "hooks": {n: sum(h is registry._on_import for h in wrapt.importer._post_import_hooks.get(n) or [])
                   for n in registry.module_names()},
-        "state": {k: registry._hooks[k] for k in ("installed", "enabled")},
+        "state": {k: getattr(registry._state, k) for k in ("installed", "enabled")},
     })
 print(json.dumps({"start": start, "after": after}))
 """

@@ -33,7 +33,7 @@ after = {
     "sentinels": sentinels(),
     "wrapt": "wrapt" in sys.modules,
     "registry": registry is not None,
-    "state": registry and {k: registry._hooks[k] for k in ("installed", "enabled", "refusal")},
+    "state": registry and {k: getattr(registry._state, k) for k in ("installed", "enabled", "refusal")},
     "hooked": registry and sorted(
         name for name in registry.module_names()
         if any(h is registry._on_import for h in sys.modules["wrapt.importer"]._post_import_hooks.get(name) or [])

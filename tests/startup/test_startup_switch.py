@@ -101,7 +101,7 @@ hooks = {name: sum(h is registry._on_import for h in wrapt.importer._post_import
 print(json.dumps({
     "counts": counts, "before_tao": before_tao, "after_handover": after_handover, "calls": calls,
     "names": registry.module_names(), "hooks": hooks, "sentinels_after": sentinels(),
-    "state": {k: registry._hooks[k] for k in ("installed", "enabled")},
+    "state": {k: getattr(registry._state, k) for k in ("installed", "enabled")},
 }))
 """
 
@@ -153,7 +153,7 @@ print(json.dumps({
     "stub": nvidia_tao_core.STUB,
     "wrapt": "wrapt" in sys.modules,
     "sentinels": sum(type(f).__name__ == "_FirstTaoImport" for f in sys.meta_path),
-    "state": reg and {k: reg._hooks[k] for k in ("installed", "enabled", "refusal")},
+    "state": reg and {k: getattr(reg._state, k) for k in ("installed", "enabled", "refusal")},
 }))
 """
 
