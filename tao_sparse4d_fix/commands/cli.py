@@ -8,7 +8,7 @@ from tao_sparse4d_fix.errors import INTERNAL_ERROR, CommandError
 def main(argv=None):
     # the host commands are standard library only: they import neither torch, TAO, the launcher nor NVIDIA's SDK
     from tao_sparse4d_fix.host import bundle, ftms, launcher, sdk
-    from tao_sparse4d_fix.host.inspect import command as inspect
+    from tao_sparse4d_fix.host.inspect import command as inspect_command
 
     parser = argparse.ArgumentParser(prog="tao-sparse4d-fix", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -20,7 +20,7 @@ def main(argv=None):
         "bundle": (bundle, "build a folder that brings the fix into a stock TAO image"),
         "sdk": (sdk, "what to pass to create_job of NVIDIA's TAO SDK (nvidia-tao-sdk)"),
         "ftms": (ftms, "what TAO's fine-tuning microservices (FTMS) set: IMAGE_TAO_PYTORCH, docker_env_vars"),
-        "inspect": (inspect, "is my model affected? read TAO's results_nusc.json"),
+        "inspect": (inspect_command, "is my model affected? read TAO's results_nusc.json"),
     }
     for name, (module, summary) in host_commands.items():
         module.add_arguments(commands.add_parser(name, help=summary))
