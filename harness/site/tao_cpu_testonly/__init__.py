@@ -19,7 +19,14 @@ only exists in TAO's GPU container:
   checks ``NUM_GPU_PER_NODE <= torch.cuda.device_count()`` in
   ``core.distributed.validator.validate_configs`` and otherwise falls back to
   one node -> while that check runs, the CPU machine counts as having
-  ``NUM_GPU_PER_NODE`` devices (each is a CPU process here).
+  ``NUM_GPU_PER_NODE`` devices (each is a CPU process here);
+* ``sparse4d export`` calls ``torch.cuda.set_device`` and builds its dummy inputs
+  and exporter on ``"cuda"`` even with ``export.on_cpu`` -> in the process that
+  imports TAO's ``onnx_export``, ``set_device`` is a no-op and, while
+  ``Sparse4DExporter.export_model`` runs, every CUDA device TAO names is the CPU;
+  its ``torch.onnx.export`` call gets ``dynamo=False`` unless it says otherwise:
+  TAO's exporter is written for the TorchScript exporter (``NoJitTrace``,
+  ``symbolic``), the default of torch before 2.9, while this venv has 2.13.
 """
 import importlib.abc
 import importlib.util
@@ -124,6 +131,57 @@ def _patch_validator(module):
     wrapt.wrap_function_wrapper(module, "validate_configs", _validate_with_cpu_devices)
 
 
+def _is_cuda(device):
+    import torch
+
+    return (isinstance(device, str) and device.startswith("cuda")) or (
+        isinstance(device, torch.device) and device.type == "cuda")
+
+
+def _cuda_as_cpu_mode():
+    """A TorchFunctionMode that turns every CUDA device argument into the CPU."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class CudaAsCpu(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = dict(kwargs or {})
+            if func is torch.Tensor.cuda:
+                return args[0]
+            if _is_cuda(kwargs.get("device")):
+                kwargs["device"] = "cpu"
+            args = tuple("cpu" if _is_cuda(a) else a for a in args)
+            return func(*args, **kwargs)
+
+    return CudaAsCpu()
+
+
+def _export_model_on_cpu(wrapped, instance, args, kwargs):
+    import torch
+
+    module_cuda = torch.nn.Module.cuda
+    torch.nn.Module.cuda = lambda self, device=None: self
+    try:
+        with _cuda_as_cpu_mode():
+            return wrapped(*args, **kwargs)
+    finally:
+        torch.nn.Module.cuda = module_cuda
+
+
+def _torchscript_onnx_export(wrapped, instance, args, kwargs):
+    kwargs.setdefault("dynamo", False)
+    return wrapped(*args, **kwargs)
+
+
+def _patch_onnx_export(module):
+    import torch
+    import wrapt
+
+    torch.cuda.set_device = lambda device: None
+    wrapt.wrap_function_wrapper(module, "Sparse4DExporter.export_model", _export_model_on_cpu)
+    wrapt.wrap_function_wrapper(module.torch.onnx, "export", _torchscript_onnx_export)
+
+
 def _patch_sampler(module):
     module.GroupInBatchSampler._sync_random_seed = _sync_random_seed_cpu
 
@@ -139,3 +197,4 @@ def install():
     wrapt.register_post_import_hook(_patch_trainer, "pytorch_lightning.trainer.trainer")
     wrapt.register_post_import_hook(_patch_sampler, "nvidia_tao_pytorch.cv.sparse4d.dataloader.sampler")
     wrapt.register_post_import_hook(_patch_validator, "nvidia_tao_pytorch.core.distributed.validator")
+    wrapt.register_post_import_hook(_patch_onnx_export, "nvidia_tao_pytorch.cv.sparse4d.utils.onnx_export")
