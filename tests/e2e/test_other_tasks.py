@@ -79,6 +79,13 @@ def passed(done):
     return done.returncode == 0 and "Execution status: PASS" in done.stdout
 
 
+def assert_plugin_state(done, switch, with_key):
+    """The status table on (with the mode and where it came from), or no trace of the plugin."""
+    assert (BANNER in done.stdout) == (switch == "1")
+    if switch == "1":
+        assert f"background_supervision: corrected (from {'spec' if with_key else 'default'})" in done.stdout
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A 2-step checkpoint of the tiny model (trained stock) and its spec, with and without the key."""
@@ -122,7 +129,7 @@ def test_evaluate_hands_the_metrics_what_inference_writes(trained, inference_res
         f"inference.jsonfile_prefix={trained['root'] / name}", f"results_dir={trained['root'] / name}-results"],
         extra_env={"TAO_CPU_TESTONLY_METRICS_RECORD": str(record)})
     assert passed(done), done.stdout[-3000:]
-    assert (BANNER in done.stdout) == (switch == "1")
+    assert_plugin_state(done, switch, with_key)
     [row] = [json.loads(line) for line in record.read_text().splitlines()]
     assert row["evaluator"] == "AIC24DetEval"
     assert row["results"] == inference_results
@@ -144,7 +151,7 @@ def onnx_graphs(trained):
             "export.on_cpu=True", f"export.checkpoint={trained['checkpoint']}", f"export.onnx_file={onnx_file}",
             f"results_dir={trained['root'] / param.id}-export", *EXPORT_MODEL])
         assert passed(done), done.stdout[-3000:]
-        assert (BANNER in done.stdout) == (switch == "1")
+        assert_plugin_state(done, switch, with_key)
         graphs[param.id] = json.loads(in_harness(GRAPH, onnx_file))
         onnx_file.unlink()  # about 340 MB each
     return graphs
