@@ -2,14 +2,10 @@
 import pytest
 
 from faultenv import Home, user_files
-from hostenv import ensure_host_python
+
+from tests.hostfixtures import host_python  # noqa: F401 (a fixture)
 
 TRIALS = {}  # label -> trials run, printed in the summary
-
-
-@pytest.fixture(scope="session")
-def host_python():
-    return ensure_host_python()
 
 
 @pytest.fixture

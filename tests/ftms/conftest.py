@@ -1,4 +1,4 @@
-"""Fixtures for the FTMS tests (helpers in ftmsjobs.py, FTMS's jobs in ftms_driver.py)."""
+"""Fixtures for the FTMS tests (helpers in ftmsjobs.py, FTMS's jobs in ftms_driver.py, shared in tests/hostfixtures.py)."""
 import json
 
 import pytest
@@ -6,17 +6,9 @@ import pytest
 from harness import testenv
 from ftmsjobs import BACKENDS, FtmsService, Host
 
+from tests.hostfixtures import host_fixture, host_python  # noqa: F401 (a fixture)
 
-@pytest.fixture(scope="session")
-def host_python():
-    return testenv.ensure_host()
-
-
-@pytest.fixture
-def host(host_python, tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    return Host(host_python, home)
+host = host_fixture(Host)
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,6 @@
-"""Fixtures for the TAO launcher tests (helpers in hostenv.py)."""
-import pytest
+"""Fixtures for the TAO launcher tests (helpers in hostenv.py, the shared fixtures in tests/hostfixtures.py)."""
+from hostenv import Host
 
-from hostenv import Host, ensure_host_python
+from tests.hostfixtures import host_fixture, host_python  # noqa: F401 (a fixture)
 
-
-@pytest.fixture(scope="session")
-def host_python():
-    return ensure_host_python()
-
-
-@pytest.fixture
-def host(host_python, tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    return Host(host_python, home)
+host = host_fixture(Host)

@@ -19,11 +19,6 @@ STOCK = "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt"
 DERIVED = STOCK + "-sparse4d-fix"
 
 
-def ensure_host_python():
-    """The host venv's python, built or refreshed first (harness/testenv.py)."""
-    return testenv.ensure_host()
-
-
 # What the launcher itself makes of $HOME's files: its own config loader and
 # task-map parser, its own mounts reader, and its own image-name composition.
 # (DockerHandler.__init__ connects to a Docker daemon, so the handler is built

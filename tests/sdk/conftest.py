@@ -1,19 +1,11 @@
-"""Fixtures for the TAO SDK tests (helpers in sdkjobs.py, the SDK jobs in sdk_driver.py)."""
+"""Fixtures for the TAO SDK tests (helpers in sdkjobs.py, the SDK jobs in sdk_driver.py, shared in tests/hostfixtures.py)."""
 import pytest
 
-from sdkjobs import SdkHost, ensure_host_python
+from sdkjobs import SdkHost
 
+from tests.hostfixtures import host_fixture, host_python  # noqa: F401 (a fixture)
 
-@pytest.fixture(scope="session")
-def host_python():
-    return ensure_host_python()
-
-
-@pytest.fixture
-def host(host_python, tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    return SdkHost(host_python, home)
+host = host_fixture(SdkHost)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.launcher.hostenv import DERIVED, STOCK, Host, ensure_host_python  # noqa: F401 (re-exported)
+from tests.launcher.hostenv import DERIVED, STOCK, Host  # noqa: F401 (re-exported)
 
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
 KEYS = ["image", "env_vars", "mounts"]
