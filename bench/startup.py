@@ -241,88 +241,99 @@ def machine_info(base, info):
 
 
 def report(args, base, info, wall, cpu, mods, load_before, load_after, elapsed):
+    """The markdown report and whether every goal is met."""
     ms = {name: [x * 1000 for x in xs] for name, xs in wall.items()}
     cpu_ms = {name: [x * 1000 for x in xs] for name, xs in cpu.items()}
+    rounds = len(ms["a"])
+    lines = ["# Interpreter start-up: `python -c pass` with and without tao-sparse4d-fix", "",
+             f"{rounds} interleaved rounds (each round runs every variant once, in random order; seed {args.seed}), "
+             f"after {args.warmup} warm-up rounds; {elapsed:.1f} s in all.", ""]
+    table, ratios, cpu_ratios = _timing_table(ms, cpu_ms, args.seed)
+    module_lines, bad = _module_lines(mods)
+    goal_lines, ok = _goal_lines(ratios, cpu_ratios, bad)
+    spread = _spread_lines(ms, ratios, load_before, load_after)
+    machine = [f"- {key}: {value}" for key, value in machine_info(base, info).items()]
+    lines += table + [""] + spread + [""] + module_lines + [""] + goal_lines + ["", "Machine:", ""] + machine
+    lines += ["", "Notes: a and b/c are two venvs of the same base interpreter with the same wrapt, so they differ "
+              "only by the plugin's .pth and package. In a venv CPython's site.py processes every .pth file twice; the "
+              "plugin's line evaluates its condition both times but activates once (a flag on sys)."]
+    return "\n".join(lines) + "\n", ok
+
+
+def _timing_table(ms, cpu_ms, seed):
+    """The table of wall and CPU times per variant, and the ratios of medians to a (wall, CPU)."""
     med = {name: statistics.median(xs) for name, xs in ms.items()}
     cpu_med = {name: statistics.median(xs) for name, xs in cpu_ms.items()}
-    rounds = len(ms["a"])
-    lines = []
-    add = lines.append
-    add("# Interpreter start-up: `python -c pass` with and without tao-sparse4d-fix")
-    add("")
-    add(f"{rounds} interleaved rounds (each round runs every variant once, in random order; seed {args.seed}), "
-        f"after {args.warmup} warm-up rounds; {elapsed:.1f} s in all.")
-    add("")
-    add("| variant | median ms | IQR ms (q1–q3) | ratio to a | 95% CI of ratio | paired ratio median (IQR) | CPU median ms | CPU ratio (95% CI) |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|")
-    ratios = {}
-    cpu_ratios = {}
-    for name in ("a", "a2", "b", "c"):
+    lines = ["| variant | median ms | IQR ms (q1–q3) | ratio to a | 95% CI of ratio | paired ratio median (IQR) "
+             "| CPU median ms | CPU ratio (95% CI) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    ratios = {name: med[name] / med["a"] for name in LABELS}
+    cpu_ratios = {name: cpu_med[name] / cpu_med["a"] for name in LABELS}
+    for name in LABELS:
         q1, _, q3 = quartiles(ms[name])
-        ratio = med[name] / med["a"]
-        ratios[name] = ratio
-        cpu_ratios[name] = cpu_med[name] / cpu_med["a"]
         cpu_ci = ""
         if name == "a":
             ci = paired = "—"
         else:
-            clo, chi = bootstrap_ratio(cpu_ms[name], cpu_ms["a"], args.seed)
+            clo, chi = bootstrap_ratio(cpu_ms[name], cpu_ms["a"], seed)
             cpu_ci = f" ({clo:.3f}–{chi:.3f})"
-            lo, hi = bootstrap_ratio(ms[name], ms["a"], args.seed)
+            lo, hi = bootstrap_ratio(ms[name], ms["a"], seed)
             ci = f"{lo:.3f}–{hi:.3f}"
-            per_round = [x / y for x, y in zip(ms[name], ms["a"])]
-            p1, pm, p3 = quartiles(per_round)
+            p1, pm, p3 = quartiles([x / y for x, y in zip(ms[name], ms["a"])])
             paired = f"{pm:.3f} ({p1:.3f}–{p3:.3f})"
-        add(f"| {LABELS[name]} | {med[name]:.2f} | {q3 - q1:.2f} ({q1:.2f}–{q3:.2f}) | {ratio:.3f} | {ci} | {paired} | "
-            f"{cpu_med[name]:.2f} | {cpu_ratios[name]:.3f}{cpu_ci} |")
-    add("")
-    half = rounds // 2
+        lines.append(f"| {LABELS[name]} | {med[name]:.2f} | {q3 - q1:.2f} ({q1:.2f}–{q3:.2f}) | {ratios[name]:.3f} | "
+                     f"{ci} | {paired} | {cpu_med[name]:.2f} | {cpu_ratios[name]:.3f}{cpu_ci} |")
+    return lines, ratios, cpu_ratios
+
+
+def _spread_lines(ms, ratios, load_before, load_after):
+    """How far apart runs of the same variant are: the A/A control, the no-plugin spread, drift, load."""
+    half = len(ms["a"]) // 2
     a_all = ms["a"] + ms["a2"]
-    add("Run-to-run spread:")
-    add("")
-    add(f"- A/A control a'/a = {ratios['a2']:.3f}: the same venv measured twice per round; the distance from 1.000 is the "
-        "resolution of this measurement.")
-    add(f"- no-plugin runs (a and a', n={len(a_all)}): min {min(a_all):.2f} ms, median {statistics.median(a_all):.2f} ms, "
-        f"max {max(a_all):.2f} ms, relative IQR {(quartiles(a_all)[2] - quartiles(a_all)[0]) / statistics.median(a_all) * 100:.1f}%, "
-        f"stdev {statistics.stdev(a_all):.2f} ms.")
+    q1, _, q3 = quartiles(a_all)
+    lines = ["Run-to-run spread:", "",
+             f"- A/A control a'/a = {ratios['a2']:.3f}: the same venv measured twice per round; the distance from "
+             "1.000 is the resolution of this measurement.",
+             f"- no-plugin runs (a and a', n={len(a_all)}): min {min(a_all):.2f} ms, median "
+             f"{statistics.median(a_all):.2f} ms, max {max(a_all):.2f} ms, relative IQR "
+             f"{(q3 - q1) / statistics.median(a_all) * 100:.1f}%, stdev {statistics.stdev(a_all):.2f} ms."]
     if half >= 2:
         first, second = statistics.median(ms["a"][:half]), statistics.median(ms["a"][half:])
-        add(f"- drift: median of a over the first half {first:.2f} ms, second half {second:.2f} ms "
-            f"({(second / first - 1) * 100:+.1f}%).")
-    add(f"- load average before {load_before}, after {load_after}. Wall time includes waiting for a CPU; "
-        "on a loaded machine the child CPU time (user+sys, from wait4) is the steadier measure.")
-    add("")
+        lines.append(f"- drift: median of a over the first half {first:.2f} ms, second half {second:.2f} ms "
+                     f"({(second / first - 1) * 100:+.1f}%).")
+    lines.append(f"- load average before {load_before}, after {load_after}. Wall time includes waiting for a CPU; "
+                 "on a loaded machine the child CPU time (user+sys, from wait4) is the steadier measure.")
+    return lines
+
+
+def _module_lines(mods):
+    """The modules the plugin adds at start (b, c against a), and the forbidden ones among them."""
     added_b = sorted(mods["b"] - mods["a"])
     added_c = sorted(mods["c"] - mods["a"])
     removed = sorted((mods["a"] - mods["b"]) | (mods["a"] - mods["c"]))
     bad = sorted(m for m in mods["c"] | mods["b"] if m.split(".")[0] in FORBIDDEN)
-    add("Modules the plugin imports at start (`sys.modules` of the variant minus that of a):")
-    add("")
-    add(f"- b (unset): {', '.join(f'`{m}`' for m in added_b) or 'none'}")
-    add(f"- c (=1): {', '.join(f'`{m}`' for m in added_c) or 'none'}")
+    lines = ["Modules the plugin imports at start (`sys.modules` of the variant minus that of a):", "",
+             f"- b (unset): {', '.join(f'`{m}`' for m in added_b) or 'none'}",
+             f"- c (=1): {', '.join(f'`{m}`' for m in added_c) or 'none'}"]
     if removed:
-        add(f"- missing compared with a (unexpected): {', '.join(removed)}")
-    add(f"- torch, numpy, wrapt or TAO modules at start in b or c: {', '.join(bad) or 'none'}")
-    add("")
-    add("| goal | measured (wall) | CPU time | result (on wall) |")
-    add("|---|---:|---:|---|")
+        lines.append(f"- missing compared with a (unexpected): {', '.join(removed)}")
+    lines.append(f"- torch, numpy, wrapt or TAO modules at start in b or c: {', '.join(bad) or 'none'}")
+    return lines, bad
+
+
+def _goal_lines(ratios, cpu_ratios, bad):
+    """The goals table, and whether every goal is met (on wall time)."""
+    lines = ["| goal | measured (wall) | CPU time | result (on wall) |", "|---|---:|---:|---|"]
     verdicts = []
-    for name in ("b", "c"):
+    for name in GOALS:
         ok = ratios[name] <= GOALS[name]
         verdicts.append(ok)
-        add(f"| {name}/a ≤ {GOALS[name]:.2f} | {ratios[name]:.3f} | {cpu_ratios[name]:.3f} | {'PASS' if ok else 'FAIL'} |")
+        lines.append(f"| {name}/a ≤ {GOALS[name]:.2f} | {ratios[name]:.3f} | {cpu_ratios[name]:.3f} | "
+                     f"{'PASS' if ok else 'FAIL'} |")
     verdicts.append(not bad)
-    add(f"| no torch, numpy or TAO module at start | {', '.join(bad) or 'none'} | | {'PASS' if not bad else 'FAIL'} |")
-    add("")
-    add("Machine:")
-    add("")
-    for key, value in machine_info(base, info).items():
-        add(f"- {key}: {value}")
-    add("")
-    add("Notes: a and b/c are two venvs of the same base interpreter with the same wrapt, so they differ only by "
-        "the plugin's .pth and package. In a venv CPython's site.py processes every .pth file twice; the "
-        "plugin's line evaluates its condition both times but activates once (a flag on sys).")
-    return "\n".join(lines) + "\n", all(verdicts)
+    lines.append(f"| no torch, numpy or TAO module at start | {', '.join(bad) or 'none'} | | "
+                 f"{'PASS' if not bad else 'FAIL'} |")
+    return lines, all(verdicts)
 
 
 def main(argv=None):

@@ -54,69 +54,109 @@ def _signature_problem(stock_forward):
 
 
 def _probe(focal_loss_class, stock_forward):
-    import torch
-
-    from tao_sparse4d_fix.runtime.losses import sigmoid_focal_loss
+    from tao_sparse4d_fix.runtime.losses import sigmoid_focal_loss  # imports torch (TAO imported it already)
 
     problem = _signature_problem(stock_forward)
     if problem:
         return _refuse(problem)
+    loss, problem = _built_loss(focal_loss_class)
+    if problem:
+        return _refuse(problem)
+    batch = _Batch.make()
+    stock = {}
+    for name, kwargs in batch.cases.items():
+        try:
+            stock[name] = batch.value_and_grad(lambda p, t, **k: stock_forward(loss, p, t, **k), **kwargs)
+        except Exception as error:
+            return _refuse(f"on the probe batch {name} it raised {error!r}")
+    background, problem = _supervised_background(stock["with avg_factor"][1], batch.target)
+    if problem:
+        return _refuse(problem)
+
+    def ours(p, t, **kwargs):
+        return loss.loss_weight * sigmoid_focal_loss(p, t, background=background, alpha=loss.alpha,
+                                                     gamma=loss.gamma, **kwargs)
+
+    problem = _difference(batch, stock, ours)
+    if problem:
+        return _refuse(problem)
+    return Verdict(background, f"drops labels {modes.dropped_labels(background)}")
+
+
+def _built_loss(focal_loss_class):
+    """``(a FocalLoss built with SETTINGS, None)``, or ``(None, why)``: it cannot be built or holds other settings."""
     try:
         loss = focal_loss_class(**SETTINGS)
     except Exception as error:
-        return _refuse(f"FocalLoss(gamma=, alpha=, loss_weight=) raised {error!r}")
+        return None, f"FocalLoss(gamma=, alpha=, loss_weight=) raised {error!r}"
     read = {name: getattr(loss, name, None) for name in (*SETTINGS, "reduction")}
     if read != dict(SETTINGS, reduction="mean"):
-        return _refuse(f"a FocalLoss built with {SETTINGS} holds {read}")
+        return None, f"a FocalLoss built with {SETTINGS} holds {read}"
+    return loss, None
 
-    generator = torch.Generator().manual_seed(0)
-    target = torch.tensor(LABELS * COPIES)
-    pred = torch.randn(len(target), NUM_CLASSES, generator=generator) * 2
-    weight = torch.rand(len(target), NUM_CLASSES, generator=generator) + 0.5
-    cases = {"without avg_factor": {}, "with avg_factor": {"avg_factor": 5.0},
-             "with a weight": {"weight": weight, "avg_factor": 5.0}}
 
-    def value_and_grad(function, **kwargs):
-        leaf = pred.clone().requires_grad_()
-        value = function(leaf, target, **kwargs)
+@dataclass(frozen=True)
+class _Batch:
+    """The probe batch: every kind of label, fixed logits and an element weight, and the calls made on it."""
+
+    target: object  # torch tensors
+    pred: object
+    cases: dict
+
+    @classmethod
+    def make(cls):
+        import torch
+
+        generator = torch.Generator().manual_seed(0)
+        target = torch.tensor(LABELS * COPIES)
+        pred = torch.randn(len(target), NUM_CLASSES, generator=generator) * 2
+        weight = torch.rand(len(target), NUM_CLASSES, generator=generator) + 0.5
+        cases = {"without avg_factor": {}, "with avg_factor": {"avg_factor": 5.0},
+                 "with a weight": {"weight": weight, "avg_factor": 5.0}}
+        return cls(target, pred, cases)
+
+    def value_and_grad(self, function, **kwargs):
+        """``function``'s value on the batch and its gradient with respect to the logits (zeros where it has none)."""
+        import torch
+
+        leaf = self.pred.clone().requires_grad_()
+        value = function(leaf, self.target, **kwargs)
         if not (isinstance(value, torch.Tensor) and value.dim() == 0):
             raise TypeError(f"returned {type(value).__name__} {getattr(value, 'shape', '')}, not a scalar tensor")
         grad = torch.autograd.grad(value, leaf, allow_unused=True)[0] if value.requires_grad else None
-        return value.detach(), torch.zeros_like(pred) if grad is None else grad
+        return value.detach(), torch.zeros_like(self.pred) if grad is None else grad
 
-    stock = {}
-    for name, kwargs in cases.items():
-        try:
-            stock[name] = value_and_grad(lambda p, t, **k: stock_forward(loss, p, t, **k), **kwargs)
-        except Exception as error:
-            return _refuse(f"on the probe batch {name} it raised {error!r}")
 
-    row_supervised = stock["with avg_factor"][1].ne(0).any(dim=1)
+def _supervised_background(grad, target):
+    """``(the background kinds the stock loss supervises, None)`` read from its gradient, or ``(None, why)``."""
+    row_supervised = grad.ne(0).any(dim=1)
     kinds = {"classes": target.ge(0) & target.lt(NUM_CLASSES), "C": target.eq(NUM_CLASSES),
              "-1": target.eq(-1), "-3": target.eq(-3)}
     supervised = {}
     for label, rows in kinds.items():
         count = int(row_supervised[rows].sum())
         if count not in (0, int(rows.sum())):
-            return _refuse(f"it supervises some rows labelled {label} and not others")
+            return None, f"it supervises some rows labelled {label} and not others"
         supervised[label] = count > 0
     if not supervised["classes"]:
-        return _refuse("it drops rows labelled with a class")
+        return None, "it drops rows labelled with a class"
     if supervised["-1"] != supervised["-3"]:
-        return _refuse("it treats labels -1 and -3 differently")
+        return None, "it treats labels -1 and -3 differently"
     background = frozenset(kind for kind, label in ((modes.UNMATCHED, "C"), (modes.NEGATIVE, "-1"))
                            if supervised[label])
+    return background, None
 
-    def ours(p, t, **kwargs):
-        return loss.loss_weight * sigmoid_focal_loss(p, t, background=background, alpha=loss.alpha,
-                                                     gamma=loss.gamma, **kwargs)
 
-    for name, kwargs in cases.items():
-        value, grad = value_and_grad(ours, **kwargs)
+def _difference(batch, stock, ours):
+    """Where the stock loss's value or gradient differs from ours on the rows it supervises, or None."""
+    import torch
+
+    for name, kwargs in batch.cases.items():
+        value, grad = batch.value_and_grad(ours, **kwargs)
         stock_value, stock_grad = stock[name]
         if not torch.allclose(stock_value.double(), value.double(), **TOLERANCE):
-            return _refuse(f"another loss on the rows it supervises ({name}: {stock_value.item():.6g}, "
-                           f"expected {value.item():.6g})")
+            return (f"another loss on the rows it supervises ({name}: {stock_value.item():.6g}, "
+                    f"expected {value.item():.6g})")
         if not torch.allclose(stock_grad.double(), grad.double(), **TOLERANCE):
-            return _refuse(f"another gradient on the rows it supervises ({name})")
-    return Verdict(background, f"drops labels {modes.dropped_labels(background)}")
+            return f"another gradient on the rows it supervises ({name})"
+    return None
