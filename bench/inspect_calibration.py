@@ -22,7 +22,11 @@ sys.path.insert(0, str(REPO))  # this checkout's inspect, not an installed copy
 from tao_sparse4d_fix.commands import cli  # noqa: E402
 
 SIGNALS = ("at_cap", "near_cap", "flat_scores", "many_per_gt", "id_churn")
-KIND = {"original": "stock", "corrected": "fixed", "unmatched_only": "fixed (7.3.0)", "rescue": "fixed (rescued)"}
+KIND = {"original": "stock", "corrected": "fixed", "unmatched_only": "fixed (7.3.0)", "rescue": "fixed (rescued)",
+        "base": "fixed (base)"}
+# scenario: (its folder in a repeat, its held-out ground truth relative to the repeat)
+SCENARIOS = {"scratch": ("scratch", "data_heldout"), "transfer": ("transfer", "data_heldout"),
+             "temporal": ("temporal", "temporal/data_heldout")}
 
 
 def inspect(paths, gt, num_output):
@@ -40,10 +44,13 @@ def learned_flags(results):
     for arm, recs in results["arms"].items():
         for r, rec in enumerate(recs):
             flags[(r, "scratch", arm)] = rec["learned"]
-    t = results["transfer"]
-    for arm, recs in t["arms"].items():
-        for r, rec in enumerate(recs):
-            flags[(r, "transfer", arm)] = rec["learned"]
+    for scenario in ("transfer", "temporal"):
+        t = results.get(scenario)
+        if not t:
+            continue
+        for arm, recs in [*t["arms"].items(), *([("base", t["base"])] if scenario == "temporal" else [])]:
+            for r, rec in enumerate(recs):
+                flags[(r, scenario, arm)] = rec["learned"]
     return flags
 
 
@@ -60,11 +67,14 @@ def main(argv=None):
     rows = []
     for rep in sorted(Path(a.workdir).glob("repeat*")):
         r = int(rep.name[len("repeat"):])
-        gt = rep / "data_heldout" / "val.pkl"
-        for scenario in ("scratch", "transfer"):
+        for scenario, (folder, heldout) in SCENARIOS.items():
+            nusc = rep / folder / "infer" / "nusc"
+            if not nusc.is_dir():  # a run of some scenarios only (--scenarios)
+                continue
+            gt = rep / heldout / "val.pkl"
             for mode in ("tracking", "detection"):
-                names = sorted(p.name for p in (rep / scenario / "infer" / "nusc").iterdir())
-                files = [rep / scenario / "infer" / "nusc" / n / mode / "img_bbox" / "results_nusc.json" for n in names]
+                names = sorted(p.name for p in nusc.iterdir())
+                files = [nusc / n / mode / "img_bbox" / "results_nusc.json" for n in names]
                 for name, report in zip(names, inspect(files, gt, num_output)):
                     arm, _, step = name.partition("@")
                     rows.append({"repeat": r, "scenario": scenario, "file_mode": mode, "name": name, "arm": arm,
@@ -86,12 +96,12 @@ def main(argv=None):
                      + " | ".join(row["signals"].get(s, "") for s in SIGNALS) + f" | **{row['verdict']}** |")
     summary = {}
     for row in rows:
-        key = (row["file_mode"], row["kind"] if row["step"] is None else f"{row['kind']}, curve point")
+        key = (row["scenario"], row["file_mode"], row["kind"] if row["step"] is None else f"{row['kind']}, curve point")
         summary.setdefault(key, {}).setdefault(row["verdict"], 0)
         summary[key][row["verdict"]] += 1
-    lines += ["", "| file | runs | verdicts |", "|---|---|---|"]
-    for (mode, kind), counts in sorted(summary.items()):
-        lines.append(f"| {mode} | {kind} | " + ", ".join(f"{v} {n}" for v, n in sorted(counts.items())) + " |")
+    lines += ["", "| scenario | file | runs | verdicts |", "|---|---|---|---|"]
+    for (scenario, mode, kind), counts in sorted(summary.items()):
+        lines.append(f"| {scenario} | {mode} | {kind} | " + ", ".join(f"{v} {n}" for v, n in sorted(counts.items())) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
