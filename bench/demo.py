@@ -53,8 +53,9 @@ def base_key(cfg):
     return digest.hexdigest()[:16]
 
 
-def with_progress(label, total, probe_dir, work):
-    """Run ``work()`` and print a progress line every 30 s from the probe's per-step records."""
+def with_progress(label, total, probe_dir, work, pattern="probe_*.jsonl"):
+    """Run ``work()`` and print a progress line every 30 s: steps from the probe's per-step records
+    (``pattern`` under ``probe_dir``), or only the time so far when ``total`` is None (inference)."""
     done, result = threading.Event(), {}
 
     def target():
@@ -68,8 +69,11 @@ def with_progress(label, total, probe_dir, work):
     start, first = time.time(), None  # the rate is timed from the first step seen: start-up is not a step
     threading.Thread(target=target, daemon=True).start()
     while not done.wait(30):
-        steps = sum(len(p.read_text().splitlines()) for p in Path(probe_dir).glob("probe_*.jsonl"))
         now = time.time()
+        if total is None:
+            say(f"  {label}: {(now - start) / 60:.1f} min so far")
+            continue
+        steps = sum(len(p.read_text().splitlines()) for p in Path(probe_dir).glob(pattern))
         left = ""
         if first is None and steps:
             first = (now, steps)
@@ -138,12 +142,14 @@ def main(argv=None):
                             cfg["test_frames"], cfg)]
         for future in made:
             future.result()
-        finetunes = dict(zip(ARMS, pool.map(lambda arm: runs.train(
-            work, arm, arm, a.finetune_steps, work / "data_finetune", cfg, config.RUN_SEED, pretrained=base_ckpt), ARMS)))
+        finetunes = with_progress("fine-tunes (both arms)", len(ARMS) * a.finetune_steps, work, lambda: dict(zip(
+            ARMS, pool.map(lambda arm: runs.train(work, arm, arm, a.finetune_steps, work / "data_finetune", cfg,
+                                                  config.RUN_SEED, pretrained=base_ckpt), ARMS))),
+                                  pattern="probe_*/probe_*.jsonl")
         say("held-out scenes: TAO's inference path (decoder at 0.05, instance-bank track IDs), both arms side by side")
-        list(pool.map(lambda arm: runs.infer([(arm, finetunes[arm]["results"],
-                                               str(runs.final_checkpoint(finetunes[arm]["results"])))],
-                                             work / "data_heldout", work / "infer", work / f"infer_{arm}.log"), ARMS))
+        with_progress("inference", None, work, lambda: list(pool.map(lambda arm: runs.infer(
+            [(arm, finetunes[arm]["results"], str(runs.final_checkpoint(finetunes[arm]["results"])))],
+            work / "data_heldout", work / "infer", work / f"infer_{arm}.log"), ARMS)))
     records = {arm: metrics.arm_metrics(json.loads((work / "infer" / f"infer_{arm}.json").read_text())) for arm in ARMS}
     checks = {arm: validity.validity(validity.read_probe(finetunes[arm]["probe"]), cfg["decoder_layers"]) for arm in ARMS}
     for arm in ARMS:
