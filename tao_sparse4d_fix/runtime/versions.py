@@ -25,6 +25,7 @@ class StockCode:
     """One generation of TAO's Sparse4D code: each patch target's fingerprint, and what its loss does."""
 
     fingerprints: Mapping[str, str]  # patch target (qualname) -> fingerprint of its stock code
+    schema_fields: Mapping[str, tuple]  # schema dataclass a key is added to -> its own fields
     loss: str  # what its FocalLoss.forward does with labels outside [0, C), as the README writes it
     loss_supervises: frozenset  # the modes.BACKGROUND_KINDS its FocalLoss supervises
 
@@ -33,6 +34,9 @@ class StockCode:
         return self.loss.replace("`", "")
 
 
+_LOSS_CLS_FIELDS = ("type", "use_sigmoid", "gamma", "alpha", "loss_weight")
+_BANK_FIELDS = ("num_anchor", "anchor", "num_temp_instances", "confidence_decay", "feat_grad",
+                "default_time_interval", "embed_dims", "use_temporal_align")
 CODE_6_25 = StockCode(
     {
         "FocalLoss.forward": "f8ea3248ccad9d3c",
@@ -40,6 +44,12 @@ CODE_6_25 = StockCode(
         "SetCriterion.forward": "f524717db1c74641",
         "GaussianFocalLoss.forward": "407733a83ed6749f",
         "SparseBox3DDecoder.decode": "d6ac5aa93321db04",
+        "InstanceBank.get_instance_id": "31528c49e86cc13c",
+        "Sparse4DHead.__init__": "d58fc3099a83a955",
+    },
+    schema_fields={
+        "Sparse4DLossClsConfig": _LOSS_CLS_FIELDS,
+        "Sparse4DInstanceBankConfig": _BANK_FIELDS + ("grid_size",),
     },
     loss="drops every row outside `[0, C)`",
     loss_supervises=frozenset(),
@@ -51,6 +61,12 @@ CODE_7_3 = StockCode(
         "SetCriterion.forward": "eb37767b6da5eecd",
         "GaussianFocalLoss.forward": "407733a83ed6749f",
         "SparseBox3DDecoder.decode": "d6ac5aa93321db04",
+        "InstanceBank.get_instance_id": "31528c49e86cc13c",
+        "Sparse4DHead.__init__": "68bdcb3b57e8b906",
+    },
+    schema_fields={
+        "Sparse4DLossClsConfig": _LOSS_CLS_FIELDS,
+        "Sparse4DInstanceBankConfig": _BANK_FIELDS + ("reset_on_time_gap", "grid_size"),
     },
     loss="supervises `C`, drops negative labels",
     loss_supervises=frozenset({modes.UNMATCHED}),
@@ -60,12 +76,11 @@ CODE_7_3 = StockCode(
 @dataclass(frozen=True)
 class Release:
     tao: str  # the nvidia-tao-pytorch version
-    schema_module: str  # where Sparse4DLossClsConfig lives
+    schema_module: str  # where the schema dataclasses the keys are added to live
     code: StockCode
 
 
 # Every release that ships Sparse4D, oldest first (5.1.0 and 6.0.0 ship none).
-# Sparse4DLossClsConfig has the same five fields in all of them.
 RELEASES = (
     Release("6.25.7.0.2", SCHEMA_IN_CORE, CODE_6_25),
     Release("6.25.9", SCHEMA_IN_CORE, CODE_6_25),
@@ -98,6 +113,12 @@ def known_code(qualname):
     """{fingerprint: the releases that ship it} for one patch target."""
     return {fingerprint: span(releases)
             for fingerprint, releases in _grouped(lambda r: r.code.fingerprints[qualname]).items()}
+
+
+def known_schema(dataclass_name):
+    """{the fields of one schema dataclass: the releases that ship them}."""
+    return {fields: span(releases)
+            for fields, releases in _grouped(lambda r: r.code.schema_fields[dataclass_name]).items()}
 
 
 def schema_modules():

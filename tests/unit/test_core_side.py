@@ -1,5 +1,6 @@
 """Core and side patches: a side patch that is switched off, finds unknown code or
 fails at run time never blocks the core fix; a bad switch value is refused."""
+import importlib
 import os
 import subprocess
 import sys
@@ -10,14 +11,27 @@ import torch
 import tao_sparse4d_fix
 from tao_sparse4d_fix.runtime import diagnostics, registry, run_log, status
 from tao_sparse4d_fix import switches
-from tao_sparse4d_fix.runtime.patches import COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward, nan_guard
+from tao_sparse4d_fix.runtime.patches import (COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward,
+                                              head_continuity, instance_bank_ids, nan_guard, schema_field)
 from conftest import mode_of
 from test_decoder import inputs
 from test_nan_guard import criterion_call
 from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 
-SIDE = {"diagnostics": criterion_forward_diagnostics.PATCH, "nan_guard": nan_guard.PATCH,
-        "decoder": decoder_decode.PATCH}
+SIDE = {"diagnostics": (criterion_forward_diagnostics.PATCH,), "nan_guard": (nan_guard.PATCH,),
+        "decoder": (decoder_decode.PATCH,),
+        "id_continuity": (schema_field.CONTINUITY_PATCH, head_continuity.PATCH, instance_bank_ids.PATCH)}
+VALID_NAMES = f"valid names are: {', '.join(COMPONENTS)}"  # the set itself is pinned below
+
+
+def module_of(patch):
+    """The TAO module that holds ``patch``'s target in this release (imported)."""
+    for name in patch.modules:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise AssertionError(f"none of {patch.modules} imports")
 
 
 def row_of(patch):
@@ -33,26 +47,27 @@ def clean(criterion, decoder_module):
 
 
 def test_component_names_are_the_side_patches():
-    assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics"}
-    for name, patch in SIDE.items():
-        assert patch.component == name and patch.role == "side"
+    assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics", "id_continuity"}
+    for name, patches in SIDE.items():
+        for patch in patches:
+            assert patch.component == name and patch.role == "side"
     assert focal_loss_forward.PATCH.role == "core"
 
 
 @pytest.mark.parametrize("name", sorted(SIDE))
 def test_disabled_component_is_not_applied_and_the_core_is(clean, criterion, decoder_module, name, monkeypatch):
-    module = criterion if SIDE[name] is not decoder_decode.PATCH else decoder_module
     tao_sparse4d_fix.install()
-    assert SIDE[name].is_applied(module)
+    assert all(patch.is_applied(module_of(patch)) for patch in SIDE[name])
     monkeypatch.setenv(switches.DISABLE, name)
     tao_sparse4d_fix.install()  # installing again with the switch undoes it
-    assert not SIDE[name].is_applied(module)
-    row = row_of(SIDE[name])
-    assert (row.role, row.applied, row.why) == ("side", False, f"switched off ({switches.DISABLE}={name})")
+    for patch in SIDE[name]:
+        assert not patch.is_applied(module_of(patch))
+        row = row_of(patch)
+        assert (row.role, row.applied, row.why) == ("side", False, f"switched off ({switches.DISABLE}={name})")
     assert focal_loss_forward.PATCH.is_applied(criterion)
-    for other, patch in SIDE.items():
+    for other, patches in SIDE.items():
         if other != name:
-            assert patch.is_applied(criterion if patch is not decoder_decode.PATCH else decoder_module)
+            assert all(patch.is_applied(module_of(patch)) for patch in patches)
 
 
 def test_unknown_name_is_refused_with_the_valid_names(clean, criterion, monkeypatch):
@@ -61,7 +76,7 @@ def test_unknown_name_is_refused_with_the_valid_names(clean, criterion, monkeypa
         tao_sparse4d_fix.install()  # the criterion is imported: its hook fires at once
     message = str(raised.value)
     assert "TAO_SPARSE4D_FIX_DISABLE='decoder,nan-guard'" in message and "'nan-guard'" in message
-    assert "valid names are: diagnostics, nan_guard, decoder" in message
+    assert VALID_NAMES in message
     assert not focal_loss_forward.PATCH.is_applied(criterion)
 
 
@@ -70,7 +85,7 @@ def test_unknown_name_stops_tao_import_in_a_child():
     result = subprocess.run([sys.executable, "-c", "import nvidia_tao_pytorch.cv.sparse4d.model.criterion; print('IMPORTED')"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "IMPORTED" not in result.stdout
-    assert "'decoders'" in result.stderr and "valid names are: diagnostics, nan_guard, decoder" in result.stderr
+    assert "'decoders'" in result.stderr and VALID_NAMES in result.stderr
     # an unrelated interpreter is not affected
     assert subprocess.run([sys.executable, "-c", "pass"], env=env).returncode == 0
 

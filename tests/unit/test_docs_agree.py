@@ -49,7 +49,7 @@ def why_for(patch, tao):
     if isinstance(patch, MethodPatch):
         found = versions.release(tao).code.fingerprints[patch.qualname]
         return patch.recognise_known(found).detail
-    return f"stock schema of TAO {versions.all_releases()}"
+    return f"stock schema of TAO {patch.stock_fields[versions.release(tao).code.schema_fields[patch.qualname]]}"
 
 
 def test_the_documented_status_table_is_what_the_code_prints_for_6_25_11(monkeypatch):

@@ -9,6 +9,8 @@ from tao_sparse4d_fix.runtime.patches import (
     criterion_init,
     decoder_decode,
     focal_loss_forward,
+    head_continuity,
+    instance_bank_ids,
     nan_guard,
     schema_field,
 )
@@ -20,5 +22,8 @@ ALL = (
     criterion_forward_diagnostics.PATCH,
     nan_guard.PATCH,
     decoder_decode.PATCH,
+    schema_field.CONTINUITY_PATCH,
+    head_continuity.PATCH,
+    instance_bank_ids.PATCH,
 )
-COMPONENTS = tuple(patch.component for patch in ALL if patch.component)
+COMPONENTS = tuple(dict.fromkeys(patch.component for patch in ALL if patch.component))

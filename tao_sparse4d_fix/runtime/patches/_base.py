@@ -7,7 +7,8 @@ recognise that code, how to apply and undo itself, and whether it is applied.
 
 A side patch (``component`` set) never breaks training: if its own code
 raises, the call falls back to TAO's stock method, one warning line says so,
-and the stock method is used from then on.
+and the stock method is used from then on. A ``PluginError`` it raises is a
+refusal on purpose (a bad spec value) and stops the run.
 """
 import abc
 import functools
@@ -34,6 +35,11 @@ class Recognition:
     known: bool
     detail: str
     contract: Any = None  # patch-specific facts for ``apply`` (the loss's row contract)
+
+
+def is_patched(function):
+    """True when ``function`` is a wrapper one of the plugin's patches applied."""
+    return bool(getattr(function, MARK, False))
 
 
 def unrecognised(found):
@@ -143,7 +149,7 @@ class MethodPatch(Patch):
         return Recognition(False, unrecognised(found))
 
     def is_applied(self, module):
-        return getattr(self.current(module), MARK, False)
+        return is_patched(self.current(module))
 
     def apply(self, module, recognition=None):
         if self.is_applied(module):
@@ -203,6 +209,8 @@ def _falls_back_to_stock(wrapper, target):
             return wrapper(stock, instance, args, kwargs)
         except _StockRaised as carried:
             raise carried.__cause__ from None
+        except PluginError:  # a refusal (a bad spec value, say) on purpose: the run stops
+            raise
         except Exception as error:
             health.failure = error
             run_log.warn(f"{target} (side patch) failed: {error!r}; TAO's stock code runs from now on")
