@@ -141,24 +141,28 @@ def run_repeats(work, cfg, keep):
         return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
 
 
-def run_temporal(work, cfg, keep):
-    """The temporal scenario: per repeat a corrected base on crossing scenes, the three fine-tunes, the rescue.
+def run_temporal(work, cfg, keep, align=False):
+    """The temporal scenario (``align``: temporal_align): per repeat a corrected base on crossing scenes, the three
+    fine-tunes, the rescue; held-out inference with TAO's own IDs and with the plugin's ID continuity.
 
-    Final checkpoints only (no curves); held-out inference on crossing scenes. Same pool discipline as
-    ``run_repeats``: jobs are submitted in dependency order.
+    Final checkpoints only (no curves). temporal_align reuses the temporal scenario's data and bases (trained here
+    if absent) and fine-tunes with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are
+    submitted in dependency order.
     """
     repeats = cfg["temporal_repeats"]
     reps = [work / f"repeat{r}" / "temporal" for r in range(repeats)]
+    arm_dirs = [work / f"repeat{r}" / ("temporal_align" if align else "temporal") for r in range(repeats)]
+    overrides = config.ALIGN_OVERRIDES if align else ()
     with ThreadPoolExecutor(cfg["parallel"]) as pool:
         def data(r):
             reps[r].mkdir(parents=True, exist_ok=True)
-            runs.generate(reps[r] / "data_base", config.TEMPORAL_BASE_DATA_SEED + r, runs.scenes_for(cfg["steps"], cfg),
-                          cfg["train_frames"], cfg, temporal=True)
-            runs.generate(reps[r] / "data_finetune", config.TEMPORAL_FINETUNE_DATA_SEED + r,
-                          runs.scenes_for(max(cfg["finetune_steps"], cfg["rescue_steps"]), cfg), cfg["train_frames"],
-                          cfg, temporal=True)
-            runs.generate(reps[r] / "data_heldout", config.TEMPORAL_HELDOUT_SEED + r, cfg["test_scenes"],
-                          cfg["temporal_test_frames"], cfg, temporal=True)
+            for name, seed, scenes, frames in (
+                    ("data_base", config.TEMPORAL_BASE_DATA_SEED, runs.scenes_for(cfg["steps"], cfg), cfg["train_frames"]),
+                    ("data_finetune", config.TEMPORAL_FINETUNE_DATA_SEED,
+                     runs.scenes_for(max(cfg["finetune_steps"], cfg["rescue_steps"]), cfg), cfg["train_frames"]),
+                    ("data_heldout", config.TEMPORAL_HELDOUT_SEED, cfg["test_scenes"], cfg["temporal_test_frames"])):
+                if not (reps[r] / name / "val.pkl").exists():  # the other temporal scenario may have made it
+                    runs.generate(reps[r] / name, seed + r, scenes, frames, cfg, temporal=True)
 
         made = [pool.submit(data, r) for r in range(repeats)]
 
@@ -171,29 +175,33 @@ def run_temporal(work, cfg, keep):
 
         def finetune(r, mode):
             start = runs.final_checkpoint(bases[r].result()["results"])
-            return runs.train(reps[r], mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune", cfg,
-                              config.RUN_SEED + r, pretrained=start)
+            return runs.train(arm_dirs[r], mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune", cfg,
+                              config.RUN_SEED + r, pretrained=start, extra_overrides=overrides)
 
         finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(repeats) for m in config.MODES}
 
         def rescue(r):
             spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
-            return runs.train(reps[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
-                              cfg, config.RUN_SEED + r, pretrained=spoiled)
+            return runs.train(arm_dirs[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
+                              cfg, config.RUN_SEED + r, pretrained=spoiled, extra_overrides=overrides)
 
         rescues = [pool.submit(rescue, r) for r in range(repeats)]
 
         def infer(r):
             arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in config.MODES},
                     config.RESCUE: rescues[r].result()}
-            runs.log(f"repeat {r} temporal: inference on held-out crossing scenes")
+            runs.log(f"repeat {r} {arm_dirs[r].name}: inference on held-out crossing scenes, TAO's IDs and continuity")
             points = [(a, run["results"], str(runs.final_checkpoint(run["results"]))) for a, run in arms.items()]
-            wall = runs.infer(points, reps[r] / "data_heldout", reps[r] / "infer", reps[r] / "infer.log")
+            out = arm_dirs[r] / "infer"
+            wall = runs.infer(points, reps[r] / "data_heldout", out, arm_dirs[r] / "infer.log")
+            wall += runs.infer(points, reps[r] / "data_heldout", out / "continuity", arm_dirs[r] / "infer_continuity.log",
+                               continuity_gate=config.CONTINUITY_GATE)
             if not keep:
-                for run in arms.values():
-                    for ckpt in Path(run["results"]).rglob("*.pth"):
-                        ckpt.unlink()
-            return {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(reps[r] / "infer"),
+                for a, run in arms.items():
+                    if not (align and a == "base"):  # the base is the temporal scenario's
+                        for ckpt in Path(run["results"]).rglob("*.pth"):
+                            ckpt.unlink()
+            return {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(out),
                     "inference_wall_s": wall}
 
         return [f.result() for f in [pool.submit(infer, r) for r in range(repeats)]]
@@ -207,7 +215,7 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true", help="keep every checkpoint (~0.9 GB each)")
     p.add_argument("--scenarios", default=",".join(config.SCENARIOS),
                    help="comma-separated, of: " + ", ".join(config.SCENARIOS) + " (scratch and transfer run together; "
-                   "temporal alone adds its section to an existing results.json)")
+                   "temporal and temporal_align alone add their sections to an existing results.json)")
     a = p.parse_args(argv)
     scenarios = {name.strip() for name in a.scenarios.split(",") if name.strip()}
     unknown = sorted(scenarios - set(config.SCENARIOS))
@@ -226,7 +234,9 @@ def main(argv=None):
                             text=True).stdout.strip()
     info = {"machine": machine_info(), "quick": a.quick, "config": cfg, "tao": config.TAO, "commit": commit,
             "scratch_reasons": config.SCRATCH_REASONS, "transfer_reasons": config.TRANSFER_REASONS,
-            "temporal_reasons": config.TEMPORAL_REASONS, "scenarios": sorted(scenarios),
+            "temporal_reasons": config.TEMPORAL_REASONS, "temporal_align_reasons": config.TEMPORAL_ALIGN_REASONS,
+            "continuity_reasons": config.CONTINUITY_REASONS, "tracking_validity_rule": config.TRACKING_VALIDITY_RULE,
+            "decision_rule": config.DECISION_RULE, "scenarios": sorted(scenarios),
             "command": "python3 bench/evidence" + (" --quick" if a.quick else "")
             + ("" if scenarios == set(config.SCENARIOS) else f" --scenarios {','.join(sorted(scenarios))}"),
             "seeds": {"base_data": config.BASE_DATA_SEED, "finetune_data": config.FINETUNE_DATA_SEED,
@@ -241,10 +251,13 @@ def main(argv=None):
     py_metrics = runs.metrics_venv()
     runs.tiny.backbone_checkpoint(config.TAO)
     info["repeats"] = run_repeats(work, cfg, a.keep) if "transfer" in scenarios else []
-    info["temporal"] = run_temporal(work, cfg, a.keep) if "temporal" in scenarios else []
+    both = {"temporal", "temporal_align"} <= scenarios  # temporal_align fine-tunes the temporal bases
+    info["temporal"] = run_temporal(work, cfg, a.keep or both) if "temporal" in scenarios else []
+    info["temporal_align"] = run_temporal(work, cfg, a.keep, align=True) if "temporal_align" in scenarios else []
     info["train_wall_s"] = sum(run["wall_s"] for rep in info["repeats"] for scenario in ("scratch", "transfer")
-                               for run in rep[scenario]["arms"]) + sum(run["wall_s"] for rep in info["temporal"]
-                                                                       for run in rep["arms"])
+                               for run in rep[scenario]["arms"]) + sum(
+        run["wall_s"] for section in ("temporal", "temporal_align") for rep in info[section] for run in rep["arms"]
+        if not (section == "temporal_align" and run["arm"] == "base"))
     info["total_wall_s_before_report"] = time.time() - t_start
     info["machine"]["loadavg_end"] = os.getloadavg()
     (work / "run_info.json").write_text(json.dumps(info, indent=1))
@@ -253,7 +266,7 @@ def main(argv=None):
     if info["repeats"]:
         subprocess.run([str(py_metrics), str(runs.HERE / "report.py"), "--info", str(work / "run_info.json"),
                         "--out", str(out)], check=True, env=runs.clean_env())
-    if info["temporal"]:
+    if info["temporal"] or info["temporal_align"]:
         subprocess.run([str(py_metrics), str(runs.HERE / "temporal_report.py"), "--info", str(work / "run_info.json"),
                         "--out", str(out)], check=True, env=runs.clean_env())
     runs.log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")

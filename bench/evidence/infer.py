@@ -23,7 +23,7 @@ inference`` writes it) in detection and in tracking mode, under
 ``DIR/nusc/NAME/{detection,tracking}/img_bbox/``. Also dumps the TensorBoard
 scalars of each run (harness/read_logs.py).
 
-    python bench/evidence/infer.py --arm NAME=RESULTS_DIR=CHECKPOINT [...] --data HELDOUT_DIR --out DIR
+    python bench/evidence/infer.py --arm NAME=RESULTS_DIR=CHECKPOINT [...] --data HELDOUT_DIR --out DIR [--continuity-gate M]
 """
 import argparse
 import json
@@ -35,8 +35,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script: the repository root holds the harness package
 
 
-def load_config(results_dir, heldout):
-    """TAO's ExperimentConfig schema merged with the config TAO saved for the run; test split -> held-out data."""
+def load_config(results_dir, heldout, continuity_gate=None):
+    """TAO's ExperimentConfig schema merged with the config TAO saved for the run; test split -> held-out data.
+
+    ``continuity_gate``: the plugin's ID continuity key set on it (None: as the run saved it)."""
     from omegaconf import OmegaConf
     from nvidia_tao_core.config.sparse4d.default_config import ExperimentConfig
 
@@ -45,10 +47,14 @@ def load_config(results_dir, heldout):
     heldout = Path(heldout).resolve()
     cfg.dataset.data_root = str(heldout)
     cfg.dataset.test_dataset.ann_file = str(heldout / "val.pkl")
+    if continuity_gate is not None:
+        from tao_sparse4d_fix.runtime import continuity
+
+        cfg.model.head.instance_bank[continuity.FIELD] = continuity_gate
     return cfg
 
 
-def run_arm(name, results_dir, ckpt, heldout, out_dir):
+def run_arm(name, results_dir, ckpt, heldout, out_dir, continuity_gate=None):
     import numpy as np
     import torch
     from nvidia_tao_pytorch.cv.sparse4d.dataloader.pl_sparse4d_data_module import Sparse4DDataModule
@@ -56,7 +62,7 @@ def run_arm(name, results_dir, ckpt, heldout, out_dir):
     from nvidia_tao_pytorch.cv.sparse4d.utils.misc import load_pretrained_weights
 
     torch.manual_seed(0)
-    cfg = load_config(results_dir, heldout)
+    cfg = load_config(results_dir, heldout, continuity_gate)
     pl_model = Sparse4DPlModel(cfg)
     missing, unexpected = pl_model.load_state_dict(load_pretrained_weights(str(ckpt)), strict=False)
     if missing or unexpected:  # TAO loads with strict=False; a silent partial load would void the comparison
@@ -109,6 +115,7 @@ def run_arm(name, results_dir, ckpt, heldout, out_dir):
         "arm": name, "score_threshold": threshold, "classes": list(cfg.dataset.classes),
         "num_anchor": bank.num_anchor, "num_temp_instances": bank.num_temp_instances,
         "num_output": model.head.decoder.num_output, "tracking_threshold": dm.test_dataset.tracking_threshold,
+        "continuity_gate": continuity_gate,
         "frames": frames,
     }))
 
@@ -135,12 +142,13 @@ def main(argv=None):
     p.add_argument("--arm", action="append", required=True, help="NAME=RESULTS_DIR=CHECKPOINT")
     p.add_argument("--data", required=True, help="held-out dataset dir (synthetic_data.py)")
     p.add_argument("--out", required=True)
+    p.add_argument("--continuity-gate", type=float, help="the plugin's ID continuity gate, metres (default: as trained)")
     a = p.parse_args(argv)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     for spec in a.arm:
         name, results, ckpt = spec.split("=", 2)
         dump_scalars(name, results, a.out)
-        run_arm(name, results, ckpt, a.data, a.out)
+        run_arm(name, results, ckpt, a.data, a.out, a.continuity_gate)
 
 
 if __name__ == "__main__":

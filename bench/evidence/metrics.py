@@ -294,3 +294,42 @@ def temporal_query_diagnostics(data):
         "temporal_query_score_near_object": float(np.median(near["temporal"])) if near["temporal"] else None,
         "fresh_query_score_near_object": float(np.median(near["fresh"])) if near["fresh"] else None,
     }
+
+
+def tracking_validity(data, ratio, min_pairs):
+    """Whether a run's matched detections follow their objects (the tracking validity rule of config.py).
+
+    Over every ground-truth object matched (greedy, 2 m, tracked detections) in two consecutive frames of a
+    scene: the distance its matched detection moved and the distance the object moved. Valid when there are at
+    least ``min_pairs`` pairs and the detections' median is at least ``ratio`` x the objects' median.
+    """
+    track_thr = data.get("tracking_threshold", 0.2)
+    det_moves, obj_moves = [], []
+    scene, last = None, {}
+    for f in data["frames"]:
+        if f["scene"] != scene:
+            scene, last = f["scene"], {}
+        keep = np.asarray(f["det_cls_scores"], float) >= track_thr
+        boxes = np.asarray(f["det_boxes"], float).reshape(-1, 7)[keep]
+        scores = np.asarray(f["det_scores"], float)[keep]
+        gts = np.asarray(f["gt_boxes"], float).reshape(-1, 7)
+        now = {f["gt_ids"][gi]: (boxes[di, :2], gts[gi, :2])
+               for di, gi in enumerate(greedy_match(boxes, scores, gts)) if gi >= 0}
+        for gid, (det, obj) in now.items():
+            if gid in last:
+                det_moves.append(float(np.linalg.norm(det - last[gid][0])))
+                obj_moves.append(float(np.linalg.norm(obj - last[gid][1])))
+        last = now
+    det_median = float(np.median(det_moves)) if det_moves else None
+    obj_median = float(np.median(obj_moves)) if obj_moves else None
+    valid = bool(len(det_moves) >= min_pairs and obj_median is not None and det_median >= ratio * obj_median)
+    return {"tracking_valid": valid, "follow_pairs": len(det_moves), "detection_move_median": det_median,
+            "object_move_median": obj_median,
+            "follow_ratio": det_median / obj_median if det_moves and obj_median else None}
+
+
+def same_boxes(a, b):
+    """True when two inference records of one checkpoint decoded the same boxes, scores and labels every frame."""
+    return len(a["frames"]) == len(b["frames"]) and all(
+        fa["det_boxes"] == fb["det_boxes"] and fa["det_scores"] == fb["det_scores"] and fa["det_labels"] == fb["det_labels"]
+        for fa, fb in zip(a["frames"], b["frames"]))

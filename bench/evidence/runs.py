@@ -107,12 +107,13 @@ def model_overrides(cfg):
 
 
 def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoint_every=None, checkpoint=True,
-          threads=1):
+          threads=1, extra_overrides=()):
     """TAO's own ``sparse4d train -e spec.yaml``; returns the run's record (overrides, wall time, dirs).
 
     ``pretrained``: a TAO checkpoint to start from (``train.pretrained_model_path``: weights only).
     ``checkpoint_every``: TAO also writes a checkpoint every that many steps. ``checkpoint=False``
-    skips TAO's ~0.9 GB checkpoint writes (the harness's test-only switch).
+    skips TAO's ~0.9 GB checkpoint writes (the harness's test-only switch). ``extra_overrides``:
+    more Hydra overrides (the temporal_align scenario's).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +125,7 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
     shutil.rmtree(results, ignore_errors=True)
     shutil.rmtree(probe, ignore_errors=True)
     spec = tiny.write_spec(run_dir / f"{name}.yaml", data, results, steps=steps, seed=seed)
-    overrides = [f"{config.MODE_KEY}={mode}", *model_overrides(cfg)]
+    overrides = [f"{config.MODE_KEY}={mode}", *model_overrides(cfg), *extra_overrides]
     if pretrained:
         overrides.append(f"train.pretrained_model_path={pretrained}")
     if checkpoint_every:
@@ -149,13 +150,15 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
     return record
 
 
-def infer(points, data, out, log_path, threads=1):
+def infer(points, data, out, log_path, threads=1, continuity_gate=None):
     """TAO's inference path on the held-out scenes for each ``(name, results_dir, checkpoint)``.
 
-    Skipped when every point's records exist (a resumed run: its checkpoints may be gone)."""
+    ``continuity_gate``: with the plugin's ID continuity at that gate. Skipped when every point's
+    records exist (a resumed run: its checkpoints may be gone)."""
     if all((Path(out) / f"infer_{n}.json").exists() for n, _, _ in points):
         return 0.0
     t0 = time.time()
+    gate = [] if continuity_gate is None else ["--continuity-gate", str(continuity_gate)]
     harness(["python", str(HERE / "infer.py"), *[f"--arm={n}={r}={c}" for n, r, c in points],
-             "--data", str(data), "--out", str(out)], log_path, {"TAO_SPARSE4D_FIX": "1"}, threads=threads)
+             "--data", str(data), "--out", str(out), *gate], log_path, {"TAO_SPARSE4D_FIX": "1"}, threads=threads)
     return time.time() - t0
