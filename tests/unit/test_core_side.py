@@ -1,5 +1,6 @@
 """Core and side patches: a side patch that is switched off, finds unknown code or
 fails at run time never blocks the core fix; a bad switch value is refused."""
+import importlib
 import os
 import subprocess
 import sys
@@ -10,14 +11,23 @@ import torch
 import tao_sparse4d_fix
 from tao_sparse4d_fix.runtime import diagnostics, registry, run_log, status
 from tao_sparse4d_fix import switches
-from tao_sparse4d_fix.runtime.patches import COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward, nan_guard
+from tao_sparse4d_fix.errors import PluginError
+from tao_sparse4d_fix.runtime.patches import (COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward,
+                                              head_forward, mapped_query_gt_indices, nan_guard, pl_model_init, target_sample)
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 from conftest import mode_of
 from test_decoder import inputs
 from test_nan_guard import criterion_call
 from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 
-SIDE = {"diagnostics": criterion_forward_diagnostics.PATCH, "nan_guard": nan_guard.PATCH,
-        "decoder": decoder_decode.PATCH}
+SIDE = {"diagnostics": (criterion_forward_diagnostics.PATCH,), "nan_guard": (nan_guard.PATCH,),
+        "decoder": (decoder_decode.PATCH,),
+        "temporal_align": (pl_model_init.PATCH, head_forward.PATCH, target_sample.PATCH, mapped_query_gt_indices.PATCH)}
+VALID_NAMES = "valid names are: diagnostics, nan_guard, decoder, temporal_align"
+
+
+def module_of(patch):
+    return importlib.import_module(patch.modules[-1])
 
 
 def row_of(patch):
@@ -33,26 +43,26 @@ def clean(criterion, decoder_module):
 
 
 def test_component_names_are_the_side_patches():
-    assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics"}
-    for name, patch in SIDE.items():
-        assert patch.component == name and patch.role == "side"
+    assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics", "temporal_align"}
+    for name, patches in SIDE.items():
+        assert all(patch.component == name and patch.role == "side" for patch in patches)
     assert focal_loss_forward.PATCH.role == "core"
 
 
 @pytest.mark.parametrize("name", sorted(SIDE))
-def test_disabled_component_is_not_applied_and_the_core_is(clean, criterion, decoder_module, name, monkeypatch):
-    module = criterion if SIDE[name] is not decoder_decode.PATCH else decoder_module
+def test_disabled_component_is_not_applied_and_the_core_is(clean, criterion, name, monkeypatch):
     tao_sparse4d_fix.install()
-    assert SIDE[name].is_applied(module)
+    assert all(patch.is_applied(module_of(patch)) for patch in SIDE[name])
     monkeypatch.setenv(switches.DISABLE, name)
     tao_sparse4d_fix.install()  # installing again with the switch undoes it
-    assert not SIDE[name].is_applied(module)
-    row = row_of(SIDE[name])
-    assert (row.role, row.applied, row.why) == ("side", False, f"switched off ({switches.DISABLE}={name})")
+    for patch in SIDE[name]:
+        assert not patch.is_applied(module_of(patch))
+        row = row_of(patch)
+        assert (row.role, row.applied, row.why) == ("side", False, f"switched off ({switches.DISABLE}={name})")
     assert focal_loss_forward.PATCH.is_applied(criterion)
-    for other, patch in SIDE.items():
+    for other, patches in SIDE.items():
         if other != name:
-            assert patch.is_applied(criterion if patch is not decoder_decode.PATCH else decoder_module)
+            assert all(patch.is_applied(module_of(patch)) for patch in patches)
 
 
 def test_unknown_name_is_refused_with_the_valid_names(clean, criterion, monkeypatch):
@@ -61,7 +71,7 @@ def test_unknown_name_is_refused_with_the_valid_names(clean, criterion, monkeypa
         tao_sparse4d_fix.install()  # the criterion is imported: its hook fires at once
     message = str(raised.value)
     assert "TAO_SPARSE4D_FIX_DISABLE='decoder,nan-guard'" in message and "'nan-guard'" in message
-    assert "valid names are: diagnostics, nan_guard, decoder" in message
+    assert VALID_NAMES in message
     assert not focal_loss_forward.PATCH.is_applied(criterion)
 
 
@@ -70,7 +80,7 @@ def test_unknown_name_stops_tao_import_in_a_child():
     result = subprocess.run([sys.executable, "-c", "import nvidia_tao_pytorch.cv.sparse4d.model.criterion; print('IMPORTED')"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "IMPORTED" not in result.stdout
-    assert "'decoders'" in result.stderr and "valid names are: diagnostics, nan_guard, decoder" in result.stderr
+    assert "'decoders'" in result.stderr and VALID_NAMES in result.stderr
     # an unrelated interpreter is not affected
     assert subprocess.run([sys.executable, "-c", "pass"], env=env).returncode == 0
 
@@ -160,3 +170,24 @@ def test_side_target_without_source_is_skipped_not_a_crash(clean, criterion, mon
     row = row_of(nan_guard.PATCH)
     assert not row.applied and row.why.startswith("code that could not be inspected (OSError(")
     assert focal_loss_forward.PATCH.is_applied(criterion)
+
+
+class Refused(PluginError, ValueError):
+    """A refusal a side patch makes on purpose (as temporal_align refuses a contradictory spec)."""
+
+
+def test_a_side_patch_refusal_stops_the_call_and_is_not_a_fallback(clean, decoder_module, capsys):
+    def refuse(wrapped, instance, args, kwargs):
+        raise Refused("tao-sparse4d-fix: refused on purpose")
+
+    patch = MethodPatch(title="refuses", modules=decoder_decode.PATCH.modules, qualname=decoder_decode.PATCH.qualname,
+                        known=decoder_decode.PATCH.known, wrapper=refuse, component="decoder")
+    patch.apply(decoder_module)
+    try:
+        decoder = decoder_module.SparseBox3DDecoder(num_output=30)
+        for _ in range(2):  # refused every time: the patch did not give up and fall back to stock
+            with pytest.raises(Refused, match="refused on purpose"):
+                decoder.decode(**inputs(0, True, True))
+    finally:
+        patch.revert(decoder_module)
+    assert "warning" not in capsys.readouterr().err

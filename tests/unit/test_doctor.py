@@ -74,7 +74,7 @@ def test_roles_and_switched_off_components_are_shown():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "side components switched off (TAO_SPARSE4D_FIX_DISABLE): decoder, nan_guard" in out
-    assert "(names: diagnostics, nan_guard, decoder)" in out
+    assert "(names: diagnostics, nan_guard, decoder, temporal_align)" in out
     assert "[ok] core nvidia_tao_pytorch.cv.sparse4d.model.criterion.FocalLoss.forward: stock code of TAO" in out
     assert "[ok] side nvidia_tao_pytorch.cv.sparse4d.model.criterion.SetCriterion.forward" in out
     assert ("[off] side nvidia_tao_pytorch.cv.sparse4d.model.detection3d.decoder.SparseBox3DDecoder.decode: "
@@ -86,7 +86,7 @@ def test_unknown_component_name_is_not_ready():
     result = doctor_with({"TAO_SPARSE4D_FIX_DISABLE": "decoder,everything"})
     assert result.returncode == 1
     assert "PROBLEM: tao-sparse4d-fix: TAO_SPARSE4D_FIX_DISABLE='decoder,everything' names 'everything'" in result.stdout
-    assert "valid names are: diagnostics, nan_guard, decoder" in result.stdout
+    assert "valid names are: diagnostics, nan_guard, decoder, temporal_align" in result.stdout
 
 
 def test_rank_timeout_is_shown_and_a_bad_one_is_not_ready(monkeypatch):
