@@ -46,6 +46,10 @@ CODE_6_25 = StockCode(
         "SparseBox3DDecoder.decode": "d6ac5aa93321db04",
         "InstanceBank.get_instance_id": "31528c49e86cc13c",
         "Sparse4DHead.__init__": "d58fc3099a83a955",
+        "Sparse4DPlModel.__init__": "ff16212826ef76b8",
+        "Sparse4DHead.forward": "e11f806cb645f913",
+        "SparseBox3DTarget._get_mapped_query_gt_indices": "514b5e8fa536d2ab",
+        "SparseBox3DTarget.sample": "28f41d1553dd2001",
     },
     schema_fields={
         "Sparse4DLossClsConfig": _LOSS_CLS_FIELDS,
@@ -63,6 +67,10 @@ CODE_7_3 = StockCode(
         "SparseBox3DDecoder.decode": "d6ac5aa93321db04",
         "InstanceBank.get_instance_id": "31528c49e86cc13c",
         "Sparse4DHead.__init__": "68bdcb3b57e8b906",
+        "Sparse4DPlModel.__init__": "92b7bb53810b3bc2",
+        "Sparse4DHead.forward": "139f3f0cf1415e30",
+        "SparseBox3DTarget._get_mapped_query_gt_indices": "514b5e8fa536d2ab",
+        "SparseBox3DTarget.sample": "28f41d1553dd2001",
     },
     schema_fields={
         "Sparse4DLossClsConfig": _LOSS_CLS_FIELDS,

@@ -11,8 +11,11 @@ import torch
 import tao_sparse4d_fix
 from tao_sparse4d_fix.runtime import diagnostics, registry, run_log, status
 from tao_sparse4d_fix import switches
+from tao_sparse4d_fix.errors import PluginError
 from tao_sparse4d_fix.runtime.patches import (COMPONENTS, criterion_forward_diagnostics, decoder_decode, focal_loss_forward,
-                                              head_continuity, instance_bank_ids, nan_guard, schema_field)
+                                              head_continuity, head_forward, instance_bank_ids, mapped_query_gt_indices,
+                                              nan_guard, pl_model_init, schema_field, target_sample)
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 from conftest import mode_of
 from test_decoder import inputs
 from test_nan_guard import criterion_call
@@ -20,13 +23,14 @@ from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 
 SIDE = {"diagnostics": (criterion_forward_diagnostics.PATCH,), "nan_guard": (nan_guard.PATCH,),
         "decoder": (decoder_decode.PATCH,),
-        "id_continuity": (schema_field.CONTINUITY_PATCH, head_continuity.PATCH, instance_bank_ids.PATCH)}
+        "id_continuity": (schema_field.CONTINUITY_PATCH, head_continuity.PATCH, instance_bank_ids.PATCH),
+        "temporal_align": (pl_model_init.PATCH, head_forward.PATCH, target_sample.PATCH, mapped_query_gt_indices.PATCH)}
 VALID_NAMES = f"valid names are: {', '.join(COMPONENTS)}"  # the set itself is pinned below
 
 
 def module_of(patch):
     """The TAO module that holds ``patch``'s target in this release (imported)."""
-    for name in patch.modules:
+    for name in reversed(patch.modules):  # the newest layout first
         try:
             return importlib.import_module(name)
         except ImportError:
@@ -47,15 +51,14 @@ def clean(criterion, decoder_module):
 
 
 def test_component_names_are_the_side_patches():
-    assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics", "id_continuity"}
+    assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics", "id_continuity", "temporal_align"}
     for name, patches in SIDE.items():
-        for patch in patches:
-            assert patch.component == name and patch.role == "side"
+        assert all(patch.component == name and patch.role == "side" for patch in patches)
     assert focal_loss_forward.PATCH.role == "core"
 
 
 @pytest.mark.parametrize("name", sorted(SIDE))
-def test_disabled_component_is_not_applied_and_the_core_is(clean, criterion, decoder_module, name, monkeypatch):
+def test_disabled_component_is_not_applied_and_the_core_is(clean, criterion, name, monkeypatch):
     tao_sparse4d_fix.install()
     assert all(patch.is_applied(module_of(patch)) for patch in SIDE[name])
     monkeypatch.setenv(switches.DISABLE, name)
@@ -175,3 +178,24 @@ def test_side_target_without_source_is_skipped_not_a_crash(clean, criterion, mon
     row = row_of(nan_guard.PATCH)
     assert not row.applied and row.why.startswith("code that could not be inspected (OSError(")
     assert focal_loss_forward.PATCH.is_applied(criterion)
+
+
+class Refused(PluginError, ValueError):
+    """A refusal a side patch makes on purpose (as temporal_align refuses a contradictory spec)."""
+
+
+def test_a_side_patch_refusal_stops_the_call_and_is_not_a_fallback(clean, decoder_module, capsys):
+    def refuse(wrapped, instance, args, kwargs):
+        raise Refused("tao-sparse4d-fix: refused on purpose")
+
+    patch = MethodPatch(title="refuses", modules=decoder_decode.PATCH.modules, qualname=decoder_decode.PATCH.qualname,
+                        known=decoder_decode.PATCH.known, wrapper=refuse, component="decoder")
+    patch.apply(decoder_module)
+    try:
+        decoder = decoder_module.SparseBox3DDecoder(num_output=30)
+        for _ in range(2):  # refused every time: the patch did not give up and fall back to stock
+            with pytest.raises(Refused, match="refused on purpose"):
+                decoder.decode(**inputs(0, True, True))
+    finally:
+        patch.revert(decoder_module)
+    assert "warning" not in capsys.readouterr().err

@@ -7,8 +7,9 @@ recognise that code, how to apply and undo itself, and whether it is applied.
 
 A side patch (``component`` set) never breaks training: if its own code
 raises, the call falls back to TAO's stock method, one warning line says so,
-and the stock method is used from then on. A ``PluginError`` it raises is a
-refusal on purpose (a bad spec value) and stops the run.
+and the stock method is used from then on. A deliberate refusal (a
+``PluginError``, such as a contradictory spec) is not a failure: it stops the
+run like any other refusal.
 """
 import abc
 import functools
@@ -186,8 +187,8 @@ class _StockCall:
 def _falls_back_to_stock(wrapper, target):
     """``wrapper`` that, when its own code raises, gives the stock call's result instead.
 
-    TAO's own exceptions pass through unchanged; the stock method is never run
-    twice for one call.
+    TAO's own exceptions and the plugin's refusals (``PluginError``) pass through
+    unchanged; the stock method is never run twice for one call.
     """
     health = _SidePatchHealth()
 
@@ -209,7 +210,7 @@ def _falls_back_to_stock(wrapper, target):
             return wrapper(stock, instance, args, kwargs)
         except _StockRaised as carried:
             raise carried.__cause__ from None
-        except PluginError:  # a refusal (a bad spec value, say) on purpose: the run stops
+        except PluginError:
             raise
         except Exception as error:
             health.failure = error
