@@ -146,7 +146,7 @@ def run_temporal(work, cfg, keep, align=False):
     fine-tunes, the rescue; held-out inference with TAO's own IDs and with the plugin's ID continuity.
 
     Final checkpoints only (no curves). temporal_align reuses the temporal scenario's data and bases (trained here
-    if absent) and fine-tunes with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are
+    if absent) and fine-tunes ``config.ALIGN_MODES`` only, with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are
     submitted in dependency order.
     """
     repeats = cfg["temporal_repeats"]
@@ -178,18 +178,20 @@ def run_temporal(work, cfg, keep, align=False):
             return runs.train(arm_dirs[r], mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune", cfg,
                               config.RUN_SEED + r, pretrained=start, extra_overrides=overrides)
 
-        finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(repeats) for m in config.MODES}
+        modes = config.ALIGN_MODES if align else config.MODES
+        finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(repeats) for m in modes}
 
         def rescue(r):
             spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
             return runs.train(arm_dirs[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
                               cfg, config.RUN_SEED + r, pretrained=spoiled, extra_overrides=overrides)
 
-        rescues = [pool.submit(rescue, r) for r in range(repeats)]
+        rescues = [None if align else pool.submit(rescue, r) for r in range(repeats)]
 
         def infer(r):
-            arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in config.MODES},
-                    config.RESCUE: rescues[r].result()}
+            arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in modes}}
+            if rescues[r] is not None:
+                arms[config.RESCUE] = rescues[r].result()
             runs.log(f"repeat {r} {arm_dirs[r].name}: inference on held-out crossing scenes, TAO's IDs and continuity")
             points = [(a, run["results"], str(runs.final_checkpoint(run["results"]))) for a, run in arms.items()]
             out = arm_dirs[r] / "infer"

@@ -112,10 +112,11 @@ def section(info, name, layers):
     for rep in info[name]:
         runs = {run["arm"]: run for run in rep["arms"]}
         per_repeat.append(report.with_matched_recall(
-            {arm: record(rep["infer"], arm, runs[arm], layers) for arm in ["base", *ARMS]}))
+            {arm: record(rep["infer"], arm, runs[arm], layers) for arm in ["base", *ARMS] if arm in runs}))
+    arms = [arm for arm in ARMS if arm in per_repeat[0]]  # temporal_align: config.ALIGN_MODES only
     t = {"repeats": len(per_repeat), "base_steps": info["config"]["steps"],
          "finetune_steps": info["config"]["finetune_steps"], "rescue_steps": info["config"]["rescue_steps"],
-         "base": [r["base"] for r in per_repeat], "arms": {arm: [r[arm] for r in per_repeat] for arm in ARMS}}
+         "base": [r["base"] for r in per_repeat], "arms": {arm: [r[arm] for r in per_repeat] for arm in arms}}
     everything = {"base": t["base"], **t["arms"]}
     t["summary"] = summarise(everything)
     for arm, recs in everything.items():
@@ -125,7 +126,7 @@ def section(info, name, layers):
                                   for _, key, _, _ in VALIDITY_ROWS})
     directed = [(key, d) for _, key, _, d in ROWS if d]
     t["comparisons"] = {f"{a}_vs_{b}": {key: report.compare(t["arms"][b], t["arms"][a], key, d, [t["base"]])
-                                        for key, d in directed} for a, b in PAIRS}
+                                        for key, d in directed} for a, b in PAIRS if a in arms and b in arms}
     return t
 
 
@@ -141,7 +142,7 @@ def decide(sections):
     stock, bases = sections["temporal"]["arms"]["original"], sections["temporal"]["base"]
     out = {}
     for name, t in sections.items():
-        for arm in DECISION_ARMS:
+        for arm in (a for a in DECISION_ARMS if a in t["arms"]):
             for continued in (False, True):
                 if (name, arm, continued) == ("temporal", "original", False):
                     continue
@@ -201,7 +202,7 @@ def render_section(out, info, name, t, fig):
         table.append(f"| {label} | " + " | ".join(report.cell(summary[a].get(key), fmt) for a in arms) + " |")
     lines += table
     lines += ["", "## Comparisons, TAO's own IDs (a repeat counts only where both arms and the base left their floor)", ""]
-    cols = [(f"{report.TITLES[a]} vs {report.TITLES[b]}", f"{a}_vs_{b}") for a, b in PAIRS]
+    cols = [(f"{report.TITLES[a]} vs {report.TITLES[b]}", f"{a}_vs_{b}") for a, b in PAIRS if f"{a}_vs_{b}" in t["comparisons"]]
     lines += ["| metric | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for label, key, _, direction in ROWS:
         if direction:
@@ -249,7 +250,7 @@ def main(argv=None):
         if not info.get(name):
             continue
         t = sections[name] = section(info, name, layers)
-        fig = figures.tracking_bars(out / f"{name}_tracking.png", ["base", *ARMS], {"base": t["base"], **t["arms"]},
+        fig = figures.tracking_bars(out / f"{name}_tracking.png", ["base", *t["arms"]], {"base": t["base"], **t["arms"]},
                                     report.TITLES)
         render_section(out, info, name, t, fig)
         results[name] = {**{k: v for k, v in t.items() if k not in ("base", "arms")},
