@@ -37,7 +37,10 @@ FINETUNE_STEPS = 80
 ROWS = (("detections ≥ 0.05 per frame (TAO's decoder threshold)", "detections_per_frame", "{:.1f}"),
         ("… with a track ID (score ≥ 0.2)", "tracked_per_frame", "{:.1f}"),
         ("false positives per frame (2 m)", "fp_per_frame", "{:.1f}"),
-        ("far-from-object query score (median)", "far_query_score_median", "{:.3f}"))
+        ("far-from-object query score (median)", "far_query_score_median", "{:.3f}"),
+        ("ID persistence (an object keeps its ID from one frame to the next)", "id_persistence", "{:.3f}"),
+        ("false-positive tracks per frame (tracked, no object within 2 m)", "fp_tracks_per_frame", "{:.1f}"))
+CONTINUED = "corrected + ID continuity"  # the corrected fine-tune's checkpoint, inferred with the gate of the evidence
 BASE_FILES = ("harness/specs/tiny_train.yaml", "harness/synthetic_data.py", "harness/tiny.py",
               "tao_sparse4d_fix/runtime/losses.py", "bench/evidence/config.py")
 
@@ -103,7 +106,7 @@ def cached_base(cfg):
         runs.generate(tmp / "heldout", config.HELDOUT_SEED, cfg["test_scenes"], cfg["test_frames"], cfg)
         runs.infer([("base", run["results"], str(runs.final_checkpoint(run["results"])))], tmp / "heldout", tmp / "infer",
                    tmp / "infer.log", threads=2)
-        heldout = metrics.arm_metrics(json.loads((tmp / "infer" / "infer_base.json").read_text()))
+        heldout = held_out_metrics(tmp / "infer" / "infer_base.json")
         staging = cache.with_name(cache.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -116,9 +119,19 @@ def cached_base(cfg):
     return cache / "base.pth", json.loads((cache / "base.json").read_text())
 
 
+def held_out_metrics(path):
+    """Detection and tracking metrics of one inference record."""
+    data = json.loads(Path(path).read_text())
+    return {**metrics.arm_metrics(data), **metrics.tracking_metrics(data)}
+
+
 def floor_label(checks):
     main = checks["main"]
     return f"{'learned' if checks['learned'] else 'NOT LEARNED'} ({main['ratio_tail']:.2f}× floor)"
+
+
+def cell(value, fmt):
+    return "–" if value is None else fmt.format(value)
 
 
 def main(argv=None):
@@ -146,11 +159,16 @@ def main(argv=None):
             ARMS, pool.map(lambda arm: runs.train(work, arm, arm, a.finetune_steps, work / "data_finetune", cfg,
                                                   config.RUN_SEED, pretrained=base_ckpt), ARMS))),
                                   pattern="probe_*/probe_*.jsonl")
-        say("held-out scenes: TAO's inference path (decoder at 0.05, instance-bank track IDs), both arms side by side")
-        with_progress("inference", None, work, lambda: list(pool.map(lambda arm: runs.infer(
-            [(arm, finetunes[arm]["results"], str(runs.final_checkpoint(finetunes[arm]["results"])))],
-            work / "data_heldout", work / "infer", work / f"infer_{arm}.log"), ARMS)))
-    records = {arm: metrics.arm_metrics(json.loads((work / "infer" / f"infer_{arm}.json").read_text())) for arm in ARMS}
+        say("held-out scenes: TAO's inference path (decoder at 0.05, instance-bank track IDs), both arms side by side, "
+            f"and the corrected fine-tune again with {config.CONTINUITY_KEY}={config.CONTINUITY_GATE}")
+        points = [(arm, finetunes[arm]["results"], str(runs.final_checkpoint(finetunes[arm]["results"])), out, gate)
+                  for arm, out, gate in (("original", work / "infer", None), ("corrected", work / "infer", None),
+                                         ("corrected", work / "infer_continuity", config.CONTINUITY_GATE))]
+        with_progress("inference", None, work, lambda: list(pool.map(lambda point: runs.infer(
+            [point[:3]], work / "data_heldout", point[3], work / f"{point[3].name}_{point[0]}.log",
+            continuity_gate=point[4]), points)))
+    records = {arm: held_out_metrics(work / "infer" / f"infer_{arm}.json") for arm in ARMS}
+    records[CONTINUED] = held_out_metrics(work / "infer_continuity" / "infer_corrected.json")
     checks = {arm: validity.validity(validity.read_probe(finetunes[arm]["probe"]), cfg["decoder_layers"]) for arm in ARMS}
     for arm in ARMS:
         for ckpt in Path(finetunes[arm]["results"]).rglob("*.pth"):
@@ -158,20 +176,25 @@ def main(argv=None):
 
     say(f"\nWhat this run measured on {records['original']['frames']} held-out frames "
         f"({records['original']['gt_per_frame']:.1f} objects per frame, {cfg['anchors']} queries):")
-    say("| | base (corrected, from scratch) | fine-tuned with original (stock TAO) | fine-tuned with corrected |")
-    say("|---|---:|---:|---:|")
+    say("| | base (corrected, from scratch) | fine-tuned with original (stock TAO) | fine-tuned with corrected | "
+        f"… with ID continuity ({config.CONTINUITY_GATE:g} m) |")
+    say("|---|---:|---:|---:|---:|")
     for label, key, fmt in ROWS:
-        say(f"| {label} | {fmt.format(base['heldout'][key])} | "
-            + " | ".join(fmt.format(records[arm][key]) for arm in ARMS) + " |")
+        say(f"| {label} | {cell(base['heldout'].get(key), fmt)} | "
+            + " | ".join(cell(records[arm][key], fmt) for arm in (*ARMS, CONTINUED)) + " |")
     say(f"| classification loss / its constant-score floor (below {validity.LEARNED_RATIO} = the classifier uses its "
-        f"input) | {floor_label(base['validity'])} | " + " | ".join(floor_label(checks[arm]) for arm in ARMS) + " |")
+        f"input) | {floor_label(base['validity'])} | " + " | ".join(floor_label(checks[arm]) for arm in ARMS)
+        + " | (the corrected fine-tune) |")
     valid = base["validity"]["learned"] and all(checks[arm]["learned"] for arm in ARMS)
     o, c = records["original"], records["corrected"]
     if valid:
         say(f"\nValid: the base and both fine-tunes left their floor, so this difference is measured, not a "
             f"training artefact. After {a.finetune_steps} fine-tune steps the stock loss leaves "
             f"{o['detections_per_frame']:.1f} detections per frame (far-query score {o['far_query_score_median']:.2f}); "
-            f"the fix {c['detections_per_frame']:.1f} ({c['far_query_score_median']:.2f}).")
+            f"the fix {c['detections_per_frame']:.1f} ({c['far_query_score_median']:.2f}). Track IDs: an object keeps "
+            f"its ID from one frame to the next {cell(o['id_persistence'], '{:.0%}')} of the time with the stock loss, "
+            f"{cell(c['id_persistence'], '{:.0%}')} with the fix, {cell(records[CONTINUED]['id_persistence'], '{:.0%}')} "
+            f"with the fix and ID continuity.")
     else:
         still = [name for name, ok in (("the base", base["validity"]["learned"]), *((arm, checks[arm]["learned"])
                                                                                    for arm in ARMS)) if not ok]
