@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench" / "evidence"))
-import config  # noqa: E402
+from bench.evidence import config
 
 pytestmark = pytest.mark.e2e
 

@@ -12,15 +12,12 @@ every run below its floor the comparisons count.
 """
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench" / "evidence"))
-import runs  # noqa: E402
-import validity  # noqa: E402
+from bench.evidence import runs, validity
 
 FLOOR, DN_FLOOR = 0.8, 0.5
 CURVE = [2, 4]
@@ -120,8 +117,8 @@ def metrics_python():
 
 
 def run_report(metrics_python, info, out):
-    done = subprocess.run([metrics_python, str(REPO / "bench" / "evidence" / "report.py"), "--info", str(info),
-                           "--out", str(out)], capture_output=True, text=True, env=runs.clean_env())
+    done = subprocess.run([metrics_python, "-m", "bench.evidence.report", "--info", str(info),
+                           "--out", str(out)], capture_output=True, text=True, env=runs.clean_env(), cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     return (out / "report.md").read_text(), json.loads((out / "results.json").read_text())
 

@@ -10,16 +10,11 @@ plugin off, as a stock container would; ``inspect`` reads them in the host venv
 """
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 from conftest import TAO, testenv
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "bench"), str(REPO / "bench" / "evidence")]
-import config  # noqa: E402
-import demo  # noqa: E402
-import runs  # noqa: E402
+from bench import demo
+from bench.evidence import config, runs
 
 STOCK_STEPS = 40  # stock TAO's background scores are inflated within a few dozen steps (README, demo)
 

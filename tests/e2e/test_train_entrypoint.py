@@ -129,8 +129,7 @@ def test_tao_default_bf16_precision_trains_with_and_without_the_fix(train):
 def test_cls_over_floor_in_tensorboard_equals_the_benchs_floor_ratio(train, tmp_path):
     """The user's scalar and the evidence benchmark's validity check read one floor: per step, the
     logged bgsup/cls_over_floor is the probe's recorded loss over floor of the last layer's main call."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "evidence"))
-    import validity
+    from bench.evidence import validity
 
     probe = tmp_path / "probe"
     run = train(data="objects", switch="1", steps=3, extra_env={
