@@ -48,8 +48,11 @@ suite() {  # suite NAME COMMAND...: queued in the order given (longest first)
 venv_python="${TSF_TEST_CACHE:-$HOME/.cache/tao-sparse4d-fix}/venv/bin/python"
 
 if [ -z "${TSF_TEST_SKIP_E2E:-}" ]; then
-  suite "end-to-end tests, TAO 6.25.11" \
-    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -p no:cacheprovider -m e2e tests/e2e
+  # in two halves side by side: the tests that read the session's shared TAO run (built once) and the rest
+  suite "end-to-end tests, TAO 6.25.11: training, multi-node, export" \
+    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -p no:cacheprovider -m "e2e and not tao_run" tests/e2e
+  suite "end-to-end tests, TAO 6.25.11: the shared trained run (inference, inspect, evaluate, checkpoints)" \
+    python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q -p no:cacheprovider -m "e2e and tao_run" tests/e2e
 fi
 for version in $versions; do
   suite "unit tests, TAO $version" env TSF_TEST_TAO="$version" \
