@@ -30,11 +30,12 @@ fi
 # 7.3.0 is always built: unmatched_only is checked against its own FocalLoss.
 python3 harness/testenv.py ensure --tao $versions 7.3.0 | tail -n +1 >/dev/null || { echo "environment build failed"; exit 1; }
 # The host, FTMS and evidence-metrics venvs and the tiny backbone: built here, before suites share them.
+envlog=$(mktemp "${TMPDIR:-/tmp}/tsf-envs.XXXXXX")
 host_python=$(python3 -c '
 from harness import testenv, tiny
 from bench.evidence import runs
 testenv.ensure_ftms(); runs.metrics_venv(); tiny.backbone_checkpoint()
-print(testenv.ensure_host())' | tail -n 1) || { echo "environment build failed"; exit 1; }
+print(testenv.ensure_host())' 2>"$envlog" | tail -n 1) || { cat "$envlog"; echo "environment build failed"; exit 1; }
 echo "environments ready in $(( $(date +%s) - t0 )) s"
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/tsf-tests.XXXXXX")
