@@ -82,7 +82,7 @@ run_suite() {  # in the background: output, exit status, wall and CPU seconds in
   (
     eval "${argvs[$i]}" >"$logs/$i.log" 2>&1 </dev/null
     rc=$?
-    times | tail -n 1 >"$logs/$i.times"  # the children's user and system time
+    times >"$logs/$i.times"  # its own, then its children's user and system time (not in a pipe: a forked times reads 0)
     exit "$rc"
   )
   local rc=$?
@@ -107,7 +107,7 @@ while [ ${#reported[@]} -lt "$total" ]; do
     running=$((running - 1))
     rc=$(cat "$logs/$i.rc")
     wall=$(awk '{ printf "%.0f", $2 - $1 }' "$logs/$i.wall")
-    cpu=$(seconds <"$logs/$i.times")
+    cpu=$(tail -n 1 "$logs/$i.times" | seconds)
     rows+=("$(printf '%6s s %6s s  %s' "$wall" "$cpu" "${names[$i]}")")
     echo "=== ${names[$i]}"
     if [ "$rc" -eq 0 ]; then
