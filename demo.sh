@@ -14,4 +14,4 @@ start=$(date +%s)
 log=$(mktemp)
 python3 harness/testenv.py ensure --tao 6.25.11 >"$log" 2>&1 || { tail -n 40 "$log"; echo "demo: environment build failed (log: $log)"; exit 1; }
 echo "demo: environment ready in $(( $(date +%s) - start )) s"
-python3 harness/testenv.py run --tao 6.25.11 -- python bench/demo.py "$@"
+python3 harness/testenv.py run --tao 6.25.11 -- python -m bench.demo "$@"

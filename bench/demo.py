@@ -11,7 +11,7 @@ run left its constant-score floor (without that, its numbers say nothing).
 The base is trained once (about 11 minutes on 2 idle cores) and cached beside the
 test environment, keyed by everything that shapes it; later runs reuse it.
 
-    python3 bench/demo.py [--finetune-steps 80] [--workdir DIR]
+    python3 -m bench.demo [--finetune-steps 80] [--workdir DIR]   (from the repository root, in the harness env)
 """
 import argparse
 import hashlib
@@ -24,11 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "evidence"))
-import config  # noqa: E402
-import metrics  # noqa: E402
-import runs  # noqa: E402
-import validity  # noqa: E402
+from bench.evidence import config, metrics, runs, validity
 
 ARMS = ("original", "corrected")
 # Fixed from the time budget (at most 3 minutes once the base is cached, both arms side by side on

@@ -33,9 +33,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as `python3 bench/evidence`: its modules side by side
-import config  # noqa: E402
-import runs  # noqa: E402
+if not __package__:  # run as `python3 bench/evidence`: the same program as `python3 -m bench.evidence`
+    _repo = str(Path(__file__).resolve().parents[2])
+    os.execve(sys.executable, [sys.executable, "-m", "bench.evidence", *sys.argv[1:]],
+              dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_repo, os.environ.get("PYTHONPATH")]))))
+from bench.evidence import config, runs  # noqa: E402
 
 
 def machine_info():
@@ -266,11 +268,11 @@ def main(argv=None):
 
     runs.log("metrics, validity, tables, figures")
     if info["repeats"]:
-        subprocess.run([str(py_metrics), str(runs.HERE / "report.py"), "--info", str(work / "run_info.json"),
-                        "--out", str(out)], check=True, env=runs.clean_env())
+        subprocess.run([str(py_metrics), "-m", "bench.evidence.report", "--info", str(work / "run_info.json"),
+                        "--out", str(out)], check=True, env=runs.clean_env(), cwd=runs.REPO)
     if info["temporal"] or info["temporal_align"]:
-        subprocess.run([str(py_metrics), str(runs.HERE / "temporal_report.py"), "--info", str(work / "run_info.json"),
-                        "--out", str(out)], check=True, env=runs.clean_env())
+        subprocess.run([str(py_metrics), "-m", "bench.evidence.temporal_report", "--info", str(work / "run_info.json"),
+                        "--out", str(out)], check=True, env=runs.clean_env(), cwd=runs.REPO)
     runs.log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")
     return 0
 

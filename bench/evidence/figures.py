@@ -1,7 +1,7 @@
 """The evidence figures (matplotlib, Agg): what report.py embeds in report.md."""
 import numpy as np
 
-import validity
+from bench.evidence import validity
 
 COLORS = {"base": "tab:gray", "original": "tab:red", "corrected": "tab:green", "unmatched_only": "tab:orange",
           "rescue": "tab:blue"}

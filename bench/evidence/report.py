@@ -10,20 +10,16 @@ classification loss (validity.py). A comparison between two arms of a repeat
 counts only when both left their floor (in the transfer scenario, the base too);
 otherwise it is printed as *inconclusive*, never as an effect or the absence of one.
 
-    python bench/evidence/report.py --info WORK/run_info.json --out docs/evidence
+    python -m bench.evidence.report --info WORK/run_info.json --out docs/evidence
 """
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import figures  # noqa: E402
-import metrics  # noqa: E402
-import validity  # noqa: E402
+from bench.evidence import figures, metrics, validity
 
 TITLES = {
     "base": "base (corrected from scratch)",

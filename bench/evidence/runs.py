@@ -10,17 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-if str(REPO) not in sys.path:  # run as a script: the repository root holds the harness package
-    sys.path.insert(0, str(REPO))
-from harness import testenv, tiny  # noqa: E402
-
-import config  # noqa: E402
+from bench.evidence import config
+from harness import testenv, tiny
 
 LATEST = "sparse4d_model_latest.pth"
 

@@ -9,22 +9,16 @@ tracking validity rule and config.DECISION_RULE applied to every setting), and a
 every other section). Comparisons follow the evidence's rule: a repeat counts only where both
 arms and the base left their floor.
 
-    python bench/evidence/temporal_report.py --info WORK/run_info.json --out docs/evidence
+    python -m bench.evidence.temporal_report --info WORK/run_info.json --out docs/evidence
 """
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import config  # noqa: E402
-import figures  # noqa: E402
-import metrics  # noqa: E402
-import report  # noqa: E402
-import validity  # noqa: E402
+from bench.evidence import config, figures, metrics, report, validity
 
 ARMS = ["original", "corrected", "unmatched_only", "rescue"]
 PAIRS = [("corrected", "original"), ("unmatched_only", "original"), ("corrected", "unmatched_only"),

@@ -1,11 +1,12 @@
 """Smoke test of the evidence benchmark: ``python3 bench/evidence --quick`` end to end.
 
-Both scenarios for a few steps through TAO's own ``sparse4d train`` on the CPU
-(two repeats): the scratch arms, the transfer base, its three fine-tunes with
-TAO's step checkpoints, the rescue; inference, TAO's own results_nusc.json, the
-nuscenes-devkit metrics. Checks the shape of what it publishes and its validity
-labels -- never the effect: a comparison counts only the repeats where every run
-involved left its floor (a few steps rarely do). Takes several minutes; marked e2e.
+Every scenario for a few steps through TAO's own ``sparse4d train`` on the CPU
+(one repeat): the scratch arms, the transfer base, its three fine-tunes with
+TAO's step checkpoints, the rescue, the temporal scenario; inference, TAO's own
+results_nusc.json, the nuscenes-devkit metrics. Checks the shape of what it publishes
+and its validity labels -- never the effect: a comparison counts only the repeats where
+every run involved left its floor (a few steps rarely do; the aggregation over several
+repeats: test_evidence_validity.py). Takes a few minutes; marked e2e.
 
     python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q tests/bench
 """
@@ -18,8 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench" / "evidence"))
-import config  # noqa: E402
+from bench.evidence import config
 
 pytestmark = pytest.mark.e2e
 

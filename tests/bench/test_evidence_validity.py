@@ -12,15 +12,12 @@ every run below its floor the comparisons count.
 """
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench" / "evidence"))
-import runs  # noqa: E402
-import validity  # noqa: E402
+from bench.evidence import runs, validity
 
 FLOOR, DN_FLOOR = 0.8, 0.5
 CURVE = [2, 4]
@@ -76,12 +73,12 @@ def write_run(scenario_dir, name, mode, ratio):
             "command": f"sparse4d train -e spec.yaml ...={mode}"}
 
 
-def fake_run(tmp, ratios):
-    """run_info.json of one repeat; ``ratios[(scenario, arm)]``: the run's loss over its floor.
+def fake_repeat(tmp, index, ratios):
+    """One repeat's runs and inference records; ``ratios[(scenario, arm)]``: the run's loss over its floor.
 
     False positives per frame: 3 for stock runs, 1 for the fixed ones; the stock fine-tune's curve rises.
     """
-    rep = tmp / "repeat0"
+    rep = tmp / f"repeat{index}"
     scratch, transfer = rep / "scratch", rep / "transfer"
     for d in (scratch / "infer", transfer / "infer"):
         d.mkdir(parents=True)
@@ -95,7 +92,13 @@ def fake_run(tmp, ratios):
         write_point(transfer / "infer", arm, 3 if arm == "original" else 1)
         if arm != "unmatched_only":
             write_point(transfer / "infer", f"{arm}@2", 2 if arm == "original" else 1)
-    cfg = {"repeats": 1, "parallel": 2, "decoder_layers": 2, "dn_groups": 2, "temp_dn_groups": 1, "anchors": 128,
+    return {"repeat": index, "scratch": {"arms": scratch_runs, "infer": str(scratch / "infer")},
+            "transfer": {"base": "corrected", "arms": transfer_runs, "infer": str(transfer / "infer")}}
+
+
+def fake_run(tmp, *ratios):
+    """run_info.json of one repeat per ``ratios`` dict (see ``fake_repeat``)."""
+    cfg = {"repeats": len(ratios), "parallel": 2, "decoder_layers": 2, "dn_groups": 2, "temp_dn_groups": 1, "anchors": 128,
            "train_frames": 20, "test_scenes": 1, "test_frames": 3, "cameras": 2, "width": 128, "height": 64,
            "camera_radius": 12.0, "ground": "dark", "objects": [2, 2], "area": 7.0, "steps": 20,
            "finetune_steps": 4, "rescue_steps": 4, "checkpoint_every": 2, "curve_steps": CURVE}
@@ -105,8 +108,7 @@ def fake_run(tmp, ratios):
                         "loadavg_start": [0, 0, 0], "loadavg_end": [0, 0, 0]},
             "seeds": {"base_data": 0, "finetune_data": 2000, "heldout_data": 1000, "train.seed": 0},
             "train_wall_s": 4.0, "total_wall_s_before_report": 5.0,
-            "repeats": [{"repeat": 0, "scratch": {"arms": scratch_runs, "infer": str(scratch / "infer")},
-                         "transfer": {"base": "corrected", "arms": transfer_runs, "infer": str(transfer / "infer")}}]}
+            "repeats": [fake_repeat(tmp, i, r) for i, r in enumerate(ratios)]}
     (tmp / "run_info.json").write_text(json.dumps(info))
     return tmp / "run_info.json"
 
@@ -120,8 +122,8 @@ def metrics_python():
 
 
 def run_report(metrics_python, info, out):
-    done = subprocess.run([metrics_python, str(REPO / "bench" / "evidence" / "report.py"), "--info", str(info),
-                           "--out", str(out)], capture_output=True, text=True, env=runs.clean_env())
+    done = subprocess.run([metrics_python, "-m", "bench.evidence.report", "--info", str(info),
+                           "--out", str(out)], capture_output=True, text=True, env=runs.clean_env(), cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     return (out / "report.md").read_text(), json.loads((out / "results.json").read_text())
 
@@ -180,3 +182,23 @@ def test_curves_and_rescue_verdict_when_every_run_learned(tmp_path, metrics_pyth
                     "id_switches_per_matched_gt", "learned", "floor_ratio"):
             assert key in record, key
     assert "| 0 | back at the base's level | 2 |" in report
+
+
+def test_over_repeats_a_comparison_counts_the_conclusive_ones_and_names_the_rest(tmp_path, metrics_python):
+    """Two repeats (the aggregation ``bench/evidence --quick`` ran with two repeats to reach): in repeat 1 the
+    scratch stock arm and the transfer base sit at their floor, so each comparison counts repeat 0 only."""
+    repeat1 = {**LEARNED, ("scratch", "original"): 1.0, ("scratch", "corrected"): 1.05}
+    report, results = run_report(metrics_python, fake_run(tmp_path, LEARNED, repeat1), tmp_path / "out")
+    assert results["repeats"] == 2 and results["transfer"]["repeats"] == 2
+    assert [r["learned"] for r in results["arms"]["original"]] == [True, False]
+    assert [r["learned"] for r in results["transfer"]["base"]] == [True, False]
+    for title in ("1. Is each run conclusive?", "6. Is each run conclusive?"):
+        header = [c.strip() for c in section(report, title)[0].strip("|").split("|")]
+        assert header[1:3] == ["repeat 0", "repeat 1"], (title, header)
+    scratch_row = row(section(report, "8. Repeat by repeat"), "false positives / frame (2 m)")
+    assert scratch_row[:2] == ["better in 1/1 conclusive repeats; 1 inconclusive"] * 2, scratch_row
+    transfer_row = row(section(report, "3. Repeat by repeat"), "false positives / frame (2 m)")
+    assert transfer_row[0] == "better in 1/1 conclusive repeats; 1 inconclusive", transfer_row
+    assert results["transfer"]["comparisons"]["corrected_vs_original"]["fp_per_frame"] == {
+        "better": 1, "worse": 0, "same": 0, "inconclusive": 1, "n": 2}
+    assert [v["verdict"] for v in results["transfer"]["rescue"]][1] == "inconclusive"

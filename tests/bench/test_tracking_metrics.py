@@ -2,14 +2,10 @@
 
     python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q tests/bench/test_tracking_metrics.py
 """
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("numpy")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "evidence"))
-import metrics  # noqa: E402
+from bench.evidence import metrics  # noqa: E402
 
 
 def box(x, y=0.0):

@@ -1,7 +1,9 @@
 """TAO's own ``sparse4d evaluate`` and ``sparse4d export`` under the switch.
 
 The derived image sets TAO_SPARSE4D_FIX=1 for every sparse4d task, so these must
-behave exactly as stock TAO. One tiny checkpoint is trained per module (the harness
+behave exactly as stock TAO. ``evaluate`` reads the session's stock-trained checkpoint
+and what stock ``sparse4d inference`` wrote for it (conftest ``tao_run``); ``export``
+needs a model of the size TAO's exporter hard-codes, trained one step here (the harness
 stands in for the CUDA calls export makes and for NVIDIA's metrics module, which
 records the results TAO hands it). With the switch on (with and without the key in
 the spec) and off: evaluate hands the metrics what stock ``sparse4d inference``
@@ -15,7 +17,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import BANNER, KEY, TAO
+from conftest import BANNER, KEY, TAO, passed, tao_task
 from harness import synthetic_data, testenv, tiny
 
 pytestmark = pytest.mark.e2e
@@ -27,18 +29,6 @@ ANCHORS, TEMP_INSTANCES = 640, 600
 EXPORT_MODEL = ["model.use_grid_mask=true", "model.use_deformable_func=true",
                 "model.head.deformable_model.use_deformable_func=true", "model.input_shape=[160,96]"]
 REFUSAL = ["Error merging 'spec_key.yaml' with schema", "Key 'background_supervision' not in 'Sparse4DLossClsConfig'", f"    full_key: {KEY}"]
-
-# Untrained scores sit below TAO's tracking threshold (0.2), so results_nusc.json would
-# hold no box; raising the last classification and quality biases gives every frame boxes.
-RAISE_SCORES = """
-import sys, torch
-ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-raised = [k for k in ckpt["state_dict"] if k.endswith(("cls_layers.6.bias", "quality_layers.6.bias"))]
-for k in raised:
-    ckpt["state_dict"][k] += 6.0
-torch.save(ckpt, sys.argv[1])
-print(len(raised))
-"""
 
 # Graph, not bytes: node doc_strings carry the Python stack of each traced op.
 GRAPH = """
@@ -58,25 +48,11 @@ print(json.dumps({
 """
 
 
-def tao(task, spec, switch, overrides=(), extra_env=None):
-    env = testenv.tao_env(TAO)
-    env.pop("TAO_SPARSE4D_FIX", None)
-    if switch is not None:
-        env["TAO_SPARSE4D_FIX"] = switch
-    env.update(extra_env or {})
-    return subprocess.run(["sparse4d", task, "-e", str(spec), *overrides], env=env, cwd=spec.parent, timeout=900,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def in_harness(script, *args):
     done = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=testenv.tao_env(TAO),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip().splitlines()[-1]
-
-
-def passed(done):
-    return done.returncode == 0 and "Execution status: PASS" in done.stdout
 
 
 def assert_plugin_state(done, switch, with_key):
@@ -87,33 +63,31 @@ def assert_plugin_state(done, switch, with_key):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A 2-step checkpoint of the tiny model (trained stock) and its spec, with and without the key."""
-    root = tmp_path_factory.mktemp("other_tasks")
-    synthetic_data.generate(root / "data", seed=1, scenes=1, frames=2, num_anchors=ANCHORS)
-    spec = tiny.write_spec(root / "spec.yaml", root / "data", root / "results", steps=2)
+def export_model(tmp_path_factory):
+    """A 1-step checkpoint (trained stock) of a model the exporter takes, and its spec, with and without the key."""
+    root = tmp_path_factory.mktemp("export_model")
+    synthetic_data.generate(root / "data", seed=1, scenes=1, frames=1, num_anchors=ANCHORS)
+    spec = tiny.write_spec(root / "spec.yaml", root / "data", root / "results", steps=1)
     cfg = OmegaConf.load(spec)
     OmegaConf.update(cfg, "model.head.instance_bank.num_temp_instances", TEMP_INSTANCES)
     OmegaConf.save(cfg, spec)
     OmegaConf.update(cfg, KEY, "corrected")
     OmegaConf.save(cfg, root / "spec_key.yaml")
-    done = tao("train", spec, None)
+    done = tao_task("train", spec, None)
     assert passed(done), done.stdout[-3000:]
     [checkpoint] = (root / "results" / "train").glob("model_epoch_*.pth")  # sparse4d_model_latest.pth links to it
-    assert int(in_harness(RAISE_SCORES, checkpoint)) > 0
     return {"root": root, "checkpoint": checkpoint, "specs": {False: spec, True: root / "spec_key.yaml"}}
 
 
 @pytest.fixture(scope="module")
-def inference_results(trained):
-    """What stock TAO's ``sparse4d inference`` writes for the checkpoint."""
-    prefix = trained["root"] / "inference"
-    done = tao("inference", trained["specs"][False], None, [f"inference.checkpoint={trained['checkpoint']}",
-               "inference.output_nvschema=false", f"inference.jsonfile_prefix={prefix}"])
-    assert passed(done), done.stdout[-3000:]
-    results = json.loads((prefix / "img_bbox" / "results_nusc.json").read_text())
+def evaluated(tao_run):
+    """The session's stock-trained checkpoint (its scores are inflated: boxes in every frame), its specs reading
+    the held-out frames, and what stock TAO's ``sparse4d inference`` wrote for it."""
+    root = tao_run["root"]
+    results = json.loads(tao_run["results_nusc"]["stock"].read_text())
     assert sum(map(len, results["results"].values())) > 0  # boxes to compare, not an empty file
-    return results
+    return {"root": root, "checkpoint": tao_run["runs"]["stock"].checkpoint, "results": results,
+            "specs": {False: root / "stock_heldout.yaml", True: root / "stock_heldout_key.yaml"}}
 
 
 VARIANTS = [pytest.param("1", False, id="switch-on"), pytest.param("1", True, id="switch-on-with-key"),
@@ -121,35 +95,35 @@ VARIANTS = [pytest.param("1", False, id="switch-on"), pytest.param("1", True, id
 
 
 @pytest.mark.parametrize("switch, with_key", VARIANTS)
-def test_evaluate_hands_the_metrics_what_inference_writes(trained, inference_results, switch, with_key):
+def test_evaluate_hands_the_metrics_what_inference_writes(evaluated, switch, with_key):
     name = f"evaluate-{switch}-{with_key}"
-    record = trained["root"] / f"{name}.jsonl"
-    done = tao("evaluate", trained["specs"][with_key], switch, [
-        f"evaluate.checkpoint={trained['checkpoint']}", "inference.output_nvschema=false",
-        f"inference.jsonfile_prefix={trained['root'] / name}", f"results_dir={trained['root'] / name}-results"],
+    record = evaluated["root"] / f"{name}.jsonl"
+    done = tao_task("evaluate", evaluated["specs"][with_key], switch, [
+        f"evaluate.checkpoint={evaluated['checkpoint']}", "inference.output_nvschema=false",
+        f"inference.jsonfile_prefix={evaluated['root'] / name}", f"results_dir={evaluated['root'] / name}-results"],
         extra_env={"TAO_CPU_TESTONLY_METRICS_RECORD": str(record)})
     assert passed(done), done.stdout[-3000:]
     assert_plugin_state(done, switch, with_key)
     [row] = [json.loads(line) for line in record.read_text().splitlines()]
     assert row["evaluator"] == "AIC24DetEval"
-    assert row["results"] == inference_results
-    assert row["sample_tokens"] == list(inference_results["results"])
-    status = [json.loads(line) for line in (trained["root"] / f"{name}-results" / "evaluate" / "status.json")
+    assert row["results"] == evaluated["results"]
+    assert row["sample_tokens"] == list(evaluated["results"]["results"])
+    status = [json.loads(line) for line in (evaluated["root"] / f"{name}-results" / "evaluate" / "status.json")
               .read_text().splitlines()]
     kpis = [s["kpi"] for s in status if s.get("message") == "Test metrics generated."]
     assert kpis and kpis[-1]["img_bbox_NuScenes/mAP"] == 0.0  # the stand-in's metrics reached TAO's status
 
 
 @pytest.fixture(scope="module")
-def onnx_graphs(trained):
+def onnx_graphs(export_model):
     """TAO's ``sparse4d export`` (``export.on_cpu=True``) in each variant; the graph of each ONNX file."""
     graphs = {}
     for param in VARIANTS:
         switch, with_key = param.values
-        onnx_file = trained["root"] / f"export-{param.id}.onnx"
-        done = tao("export", trained["specs"][with_key], switch, [
-            "export.on_cpu=True", f"export.checkpoint={trained['checkpoint']}", f"export.onnx_file={onnx_file}",
-            f"results_dir={trained['root'] / param.id}-export", *EXPORT_MODEL])
+        onnx_file = export_model["root"] / f"export-{param.id}.onnx"
+        done = tao_task("export", export_model["specs"][with_key], switch, [
+            "export.on_cpu=True", f"export.checkpoint={export_model['checkpoint']}", f"export.onnx_file={onnx_file}",
+            f"results_dir={export_model['root'] / param.id}-export", *EXPORT_MODEL])
         assert passed(done), done.stdout[-3000:]
         assert_plugin_state(done, switch, with_key)
         graphs[param.id] = json.loads(in_harness(GRAPH, onnx_file))
@@ -171,10 +145,11 @@ def test_export_writes_the_same_onnx_graph_with_and_without_the_plugin(onnx_grap
     ("evaluate", ["inference.output_nvschema=false"]),
     ("export", ["export.on_cpu=True", *EXPORT_MODEL]),
 ])
-def test_without_the_plugin_a_spec_with_the_key_is_refused(trained, task, overrides):
+def test_without_the_plugin_a_spec_with_the_key_is_refused(export_model, task, overrides):
+    trained = export_model  # refused before the checkpoint is read: any spec with the key will do
     out = trained["root"] / f"refused-{task}"
     record = trained["root"] / f"refused-{task}.jsonl"
-    done = tao(task, trained["specs"][True], None, [
+    done = tao_task(task, trained["specs"][True], None, [
         f"{task}.checkpoint={trained['checkpoint']}", f"inference.jsonfile_prefix={out}",
         f"export.onnx_file={out}.onnx", f"results_dir={out}-results", *overrides],
         extra_env={"TAO_CPU_TESTONLY_METRICS_RECORD": str(record)})

@@ -81,14 +81,11 @@ print("LOADED", len(state), "patched" if criterion_state.of(model.criterion.loss
 """
 
 
-def test_checkpoints_move_between_patched_and_stock(train, tmp_path):
-    fixed, stock = train(switch="1", steps=1), train(switch=None, steps=1)
-    assert fixed.returncode == 0 and stock.returncode == 0
-    for run, loader_switch, expected in ((fixed, "0", "stock"), (stock, "1", "patched")):
-        checkpoint = next((run.results / "train").glob("*.pth"))
-        spec = next(tmp_path.glob(f"{run.results.name}.yaml"))
+def test_checkpoints_move_between_patched_and_stock(tao_run):
+    """The session's checkpoints: trained with the fix (TAO_SPARSE4D_FIX=1) and without the plugin."""
+    for run, loader_switch, expected in ((tao_run["runs"]["fixed"], "0", "stock"), (tao_run["runs"]["stock"], "1", "patched")):
         env = dict(testenv.tao_env(TAO), TAO_SPARSE4D_FIX=loader_switch)
-        loaded = subprocess.run([sys.executable, "-c", LOAD, str(spec), str(checkpoint)],
+        loaded = subprocess.run([sys.executable, "-c", LOAD, str(run.spec), str(run.checkpoint)],
                                 env=env, capture_output=True, text=True, timeout=600)
         assert loaded.returncode == 0, loaded.stderr[-3000:]
         assert loaded.stdout.strip().endswith(expected), loaded.stdout
@@ -126,21 +123,18 @@ def test_tao_default_bf16_precision_trains_with_and_without_the_fix(train):
             assert all(value > 0 for value in losses)
 
 
-def test_cls_over_floor_in_tensorboard_equals_the_benchs_floor_ratio(train, tmp_path):
+def test_cls_over_floor_in_tensorboard_equals_the_benchs_floor_ratio(tao_run):
     """The user's scalar and the evidence benchmark's validity check read one floor: per step, the
-    logged bgsup/cls_over_floor is the probe's recorded loss over floor of the last layer's main call."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "evidence"))
-    import validity
+    logged bgsup/cls_over_floor is the probe's recorded loss over floor of the last layer's main call
+    (the session's fix-trained run, on scenes with objects, the probe loaded)."""
+    from bench.evidence import validity
 
-    probe = tmp_path / "probe"
-    run = train(data="objects", switch="1", steps=3, extra_env={
-        "TAO_CPU_TESTONLY_PROBE": "probe", "EVIDENCE_PROBE_OUT": str(probe),
-        "PYTHONPATH_APPEND": str(Path(__file__).resolve().parents[2] / "bench" / "evidence")})
-    assert run.returncode == 0, run.output[-3000:]
+    run = tao_run["runs"]["fixed"]
     logged = [value for _, value in run.scalars("bgsup/cls_over_floor")["bgsup/cls_over_floor"]]
     layers = len(run.scalars("loss_cls_dn_"))  # TAO logs loss_cls_dn_<layer> for every decoder layer
-    losses, floors = validity.floor_series(validity.read_probe(probe), layers - 1)
-    assert len(logged) == len(losses) == 3
+    assert layers == tao_run["layers"]
+    losses, floors = validity.floor_series(validity.read_probe(tao_run["root"] / "probe"), layers - 1)
+    assert len(logged) == len(losses) == tao_run["steps"]
     assert all(f > 0 for f in floors)
     for value, loss, floor in zip(logged, losses, floors):
         assert value == pytest.approx(loss / floor, rel=1e-5)
