@@ -143,11 +143,11 @@ def run_repeats(work, cfg, keep):
         return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
 
 
-def run_temporal(work, cfg, keep, align=False):
+def run_temporal(work, cfg, align=False):
     """The temporal scenario (``align``: temporal_align): per repeat a corrected base on crossing scenes, the three
     fine-tunes, the rescue; held-out inference with TAO's own IDs and with the plugin's ID continuity.
 
-    Final checkpoints only (no curves). temporal_align reuses the temporal scenario's data and bases (trained here
+    Final checkpoints only (no curves), kept: ``main`` deletes them once both temporal scenarios are done. temporal_align reuses the temporal scenario's data and bases (trained here
     if absent) and fine-tunes ``config.ALIGN_MODES`` only, with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are
     submitted in dependency order.
     """
@@ -200,11 +200,6 @@ def run_temporal(work, cfg, keep, align=False):
             wall = runs.infer(points, reps[r] / "data_heldout", out, arm_dirs[r] / "infer.log")
             wall += runs.infer(points, reps[r] / "data_heldout", out / "continuity", arm_dirs[r] / "infer_continuity.log",
                                continuity_gate=config.CONTINUITY_GATE)
-            if not keep:
-                for a, run in arms.items():
-                    if not (align and a == "base"):  # the base is the temporal scenario's
-                        for ckpt in Path(run["results"]).rglob("*.pth"):
-                            ckpt.unlink()
             return {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(out),
                     "inference_wall_s": wall}
 
@@ -255,9 +250,13 @@ def main(argv=None):
     py_metrics = runs.metrics_venv()
     runs.tiny.backbone_checkpoint(config.TAO)
     info["repeats"] = run_repeats(work, cfg, a.keep) if "transfer" in scenarios else []
-    both = {"temporal", "temporal_align"} <= scenarios  # temporal_align fine-tunes the temporal bases
-    info["temporal"] = run_temporal(work, cfg, a.keep or both) if "temporal" in scenarios else []
-    info["temporal_align"] = run_temporal(work, cfg, a.keep, align=True) if "temporal_align" in scenarios else []
+    info["temporal"] = run_temporal(work, cfg) if "temporal" in scenarios else []
+    info["temporal_align"] = run_temporal(work, cfg, align=True) if "temporal_align" in scenarios else []
+    if not a.keep:  # temporal_align fine-tunes the temporal bases: their checkpoints go last
+        for rep in info["temporal"] + info["temporal_align"]:
+            for run in rep["arms"]:
+                for ckpt in Path(run["results"]).rglob("*.pth"):
+                    ckpt.unlink()
     info["train_wall_s"] = sum(run["wall_s"] for rep in info["repeats"] for scenario in ("scratch", "transfer")
                                for run in rep[scenario]["arms"]) + sum(
         run["wall_s"] for section in ("temporal", "temporal_align") for rep in info[section] for run in rep["arms"]

@@ -188,6 +188,45 @@ def test_temporal_section_one_record_per_repeat_with_the_tracking_keys(quick_run
             assert f"background_supervision {mode} (from override)" in log, (repeat, arm)
 
 
+def test_every_temporal_checkpoint_is_also_inferred_with_id_continuity(quick_run):
+    """Continuity changes IDs only: the same boxes both ways; each record says whether its detections follow."""
+    _, work, results, _ = quick_run
+    for name in ("temporal", "temporal_align"):
+        t = results[name]
+        for arm, recs in [("base", t["base"]), *t["arms"].items()]:
+            for record in recs:
+                continued = record["continuity"]
+                assert set(config.TRACKING_KEYS) <= set(continued), (name, arm)
+                assert continued["gate"] == config.CONTINUITY_GATE and continued["boxes_identical"] is True
+                assert isinstance(record["tracking_valid"], bool) and "follow_ratio" in record
+        frames = json.loads((work / "repeat0" / name / "infer" / "continuity" / "infer_corrected.json").read_text())
+        assert frames["continuity_gate"] == config.CONTINUITY_GATE
+
+
+def test_temporal_align_fine_tunes_the_temporal_bases_with_alignment(quick_run):
+    out, work, results, _ = quick_run
+    t = results["temporal_align"]
+    assert list(t["arms"]) == list(config.ALIGN_MODES) and t["repeats"] == config.QUICK["temporal_repeats"]
+    for mode in config.ALIGN_MODES:
+        record = json.loads((work / "repeat0" / "temporal_align" / f"{mode}.record.json").read_text())
+        assert "model.use_temporal_align=true" in record["command"]
+        assert "/repeat0/temporal/base/train/" in record["command"]  # from the temporal scenario's base
+    assert (out / "temporal_align.md").exists() and (out / "temporal_align_tracking.png").exists()
+
+
+def test_the_decision_rule_gives_every_setting_a_verdict(quick_run):
+    out, _, results, _ = quick_run
+    decision = results["tracking_decision"]
+    expected = {f"{arm}{' + ID continuity' if on else ''}" for arm in config.TEMPORAL_ARMS for on in (False, True)}
+    expected |= {f"{mode} + alignment{' + ID continuity' if on else ''}" for mode in config.ALIGN_MODES
+                 for on in (False, True)}
+    assert set(decision) == expected - {"original"}  # stock is what every setting is judged against
+    for verdict in decision.values():
+        assert verdict["verdict"] in ("advised", "not advised", "inconclusive")
+        assert len(verdict["repeats"]) == config.QUICK["temporal_repeats"]
+    assert "Decision rule, fixed before any result was seen" in (out / "tracking.md").read_text()
+
+
 def test_a_resumed_run_reuses_every_finished_run(quick_run):
     """Each run's record is saved as it ends: the same command on the same workdir trains nothing again."""
     out, work, _, _ = quick_run

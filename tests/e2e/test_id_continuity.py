@@ -1,0 +1,56 @@
+"""ID continuity through TAO's own ``sparse4d inference -e spec.yaml`` (tracking mode), on the shared
+fix-trained checkpoint (conftest ``tao_run``): the key changes track IDs only; a bad gate is refused
+before anything is written."""
+import json
+from collections import Counter
+
+from conftest import passed, tao_task
+
+GATE_KEY = "model.head.instance_bank.id_continuity_gate"
+
+
+def tracking_inference(tao_run, name, switch, overrides=()):
+    prefix = tao_run["root"] / f"continuity_{name}"
+    done = tao_task("inference", tao_run["root"] / "fixed_heldout.yaml", switch,
+                    [f"inference.checkpoint={tao_run['runs']['fixed'].checkpoint}", "inference.output_nvschema=false",
+                     "inference.tracking=true", f"inference.jsonfile_prefix={prefix}", *overrides])
+    return done, prefix / "img_bbox" / "results_nusc.json"
+
+
+def boxes_and_ids(path):
+    """Per frame: the boxes (without their IDs) and the IDs, in TAO's order."""
+    results = json.loads(path.read_text())["results"]
+    boxes = {token: [(b["translation"], b["size"], b["rotation"], b["tracking_score"], b["tracking_name"]) for b in frame]
+             for token, frame in results.items()}
+    ids = {token: [b["tracking_id"] for b in frame] for token, frame in results.items()}
+    return boxes, ids
+
+
+def test_the_gate_changes_track_ids_only_and_never_shows_an_id_twice(tao_run):
+    stock_done, stock_file = tracking_inference(tao_run, "stock", None)
+    gate_done, gate_file = tracking_inference(tao_run, "gate", "1", [f"{GATE_KEY}=1.0"])
+    assert passed(stock_done), stock_done.stdout[-3000:]
+    assert passed(gate_done), gate_done.stdout[-3000:]
+    assert f"{GATE_KEY}: 1 m" in gate_done.stdout  # the head handed the spec's gate to its bank
+    stock_boxes, stock_ids = boxes_and_ids(stock_file)
+    gate_boxes, gate_ids = boxes_and_ids(gate_file)
+    assert gate_boxes == stock_boxes and sum(map(len, gate_boxes.values())) > 0
+    for frame in gate_ids.values():
+        assert max(Counter(frame).values(), default=1) == 1
+    distinct = {name: len({i for frame in ids.values() for i in frame}) for name, ids in (("stock", stock_ids),
+                                                                                          ("gate", gate_ids))}
+    print(distinct)
+    assert distinct["gate"] <= distinct["stock"]
+
+
+def test_an_invalid_gate_stops_inference_before_anything_is_written(tao_run):
+    done, path = tracking_inference(tao_run, "invalid", "1", [f"{GATE_KEY}=-1.0"])
+    assert not passed(done)
+    assert f"{GATE_KEY}=-1.0 is not a valid value; valid values are distances in metres from 0" in done.stdout
+    assert not path.exists()
+
+
+def test_without_the_plugin_the_key_is_refused_by_tao_schema(tao_run):
+    done, path = tracking_inference(tao_run, "off", None, [f"{GATE_KEY}=1.0"])
+    assert not passed(done) and "id_continuity_gate" in done.stdout
+    assert not path.exists()
