@@ -117,7 +117,7 @@ def test_two_nodes_run_the_fix_on_both_ranks_in_the_same_mode(two_nodes):
 def test_a_node_without_the_fix_stops_the_run_within_the_timeout(two_nodes):
     """Node 1 runs a stale image: TAO_SPARSE4D_FIX=0. Both processes end, rank 1 named, no optimizer step."""
     nodes, rows = two_nodes({0: ("1", [], {"TAO_SPARSE4D_FIX_RANK_TIMEOUT": str(TIMEOUT_S)}), 1: ("0", [], {})},
-                            deadline_s=TIMEOUT_S + TEARDOWN_S + 120)
+                            deadline_s=TIMEOUT_S + TEARDOWN_S + 180)
     assert not any(node.hung for node in nodes), [node.output[-3000:] for node in nodes]
     assert all(node.failed for node in nodes), [node.output[-3000:] for node in nodes]
     message = f"rank(s) 1 reported no status within {TIMEOUT_S} s (TAO_SPARSE4D_FIX_RANK_TIMEOUT)"
@@ -127,7 +127,9 @@ def test_a_node_without_the_fix_stops_the_run_within_the_timeout(two_nodes):
     assert not rows  # neither criterion returned (rank 1 waits in TAO's reduce_mean of its second layer): no step
     for rank, node in enumerate(nodes):
         took = node.ended - node.started
-        assert took < TIMEOUT_S + TEARDOWN_S + 60, (rank, took)  # start-up (~40 s here) + timeout + teardown
+        # start-up + timeout + teardown; start-up is ~40 s on an idle machine, 145 s was seen with the test suites
+        # side by side and a benchmark on the 2 cores: the hang this guards against is caught by the deadline above
+        assert took < TIMEOUT_S + TEARDOWN_S + 150, (rank, took)
     print(f"ended after {nodes[0].ended - nodes[0].started:.0f} s (node 0) and {nodes[1].ended - nodes[1].started:.0f} s "
           f"(node 1), {nodes[1].ended - nodes[0].ended:+.1f} s apart")
 
