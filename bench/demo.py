@@ -101,7 +101,7 @@ def cached_base(cfg):
         checks = validity.validity(validity.read_probe(run["probe"]), cfg["decoder_layers"])
         runs.generate(tmp / "heldout", config.HELDOUT_SEED, cfg["test_scenes"], cfg["test_frames"], cfg)
         runs.infer([("base", run["results"], str(runs.final_checkpoint(run["results"])))], tmp / "heldout", tmp / "infer",
-                   tmp / "infer.log", threads=2)
+                   tmp / "infer.log", threads=2, continuity_gate=0.0)
         heldout = held_out_metrics(tmp / "infer" / "infer_base.json")
         staging = cache.with_name(cache.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
@@ -158,7 +158,7 @@ def main(argv=None):
         say("held-out scenes: TAO's inference path (decoder at 0.05, instance-bank track IDs), both arms side by side, "
             f"and the corrected fine-tune again with {config.CONTINUITY_KEY}={config.CONTINUITY_GATE}")
         points = [(arm, finetunes[arm]["results"], str(runs.final_checkpoint(finetunes[arm]["results"])), out, gate)
-                  for arm, out, gate in (("original", work / "infer", None), ("corrected", work / "infer", None),
+                  for arm, out, gate in (("original", work / "infer", 0.0), ("corrected", work / "infer", 0.0),
                                          ("corrected", work / "infer_continuity", config.CONTINUITY_GATE))]
         with_progress("inference", None, work, lambda: list(pool.map(lambda point: runs.infer(
             [point[:3]], work / "data_heldout", point[3], work / f"{point[3].name}_{point[0]}.log",

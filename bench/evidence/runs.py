@@ -149,7 +149,8 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
 def infer(points, data, out, log_path, threads=1, continuity_gate=None):
     """TAO's inference path on the held-out scenes for each ``(name, results_dir, checkpoint)``.
 
-    ``continuity_gate``: with the plugin's ID continuity at that gate. Skipped when every point's
+    ``continuity_gate``: the plugin's ID continuity gate (0: TAO's own IDs; None: as the run was trained,
+    the plugin's default unless its spec set one). Skipped when every point's
     records exist (a resumed run: its checkpoints may be gone)."""
     if all((Path(out) / f"infer_{n}.json").exists() for n, _, _ in points):
         return 0.0

@@ -1,6 +1,6 @@
-"""ID continuity through TAO's own ``sparse4d inference -e spec.yaml`` (tracking mode), on the shared
-fix-trained checkpoint (conftest ``tao_run``): the key changes track IDs only; a bad gate is refused
-before anything is written."""
+"""ID continuity through TAO's own ``sparse4d inference -e spec.yaml`` (tracking mode, TAO's default
+``inference.tracking.enabled``), on the shared fix-trained checkpoint (conftest ``tao_run``): the plugin's
+default gate (1 m) changes track IDs only; a bad gate is refused before anything is written."""
 import json
 from collections import Counter
 
@@ -13,7 +13,7 @@ def tracking_inference(tao_run, name, switch, overrides=()):
     prefix = tao_run["root"] / f"continuity_{name}"
     done = tao_task("inference", tao_run["root"] / "fixed_heldout.yaml", switch,
                     [f"inference.checkpoint={tao_run['runs']['fixed'].checkpoint}", "inference.output_nvschema=false",
-                     "inference.tracking=true", f"inference.jsonfile_prefix={prefix}", *overrides])
+                     f"inference.jsonfile_prefix={prefix}", *overrides])
     return done, prefix / "img_bbox" / "results_nusc.json"
 
 
@@ -26,12 +26,14 @@ def boxes_and_ids(path):
     return boxes, ids
 
 
-def test_the_gate_changes_track_ids_only_and_never_shows_an_id_twice(tao_run):
+def test_the_default_gate_changes_track_ids_only_and_never_shows_an_id_twice(tao_run):
     stock_done, stock_file = tracking_inference(tao_run, "stock", None)
-    gate_done, gate_file = tracking_inference(tao_run, "gate", "1", [f"{GATE_KEY}=1.0"])
-    assert passed(stock_done), stock_done.stdout[-3000:]
-    assert passed(gate_done), gate_done.stdout[-3000:]
-    assert f"{GATE_KEY}: 1 m" in gate_done.stdout  # the head handed the spec's gate to its bank
+    gate_done, gate_file = tracking_inference(tao_run, "gate", "1")  # no key: the plugin's default
+    off_done, off_file = tracking_inference(tao_run, "gate0", "1", [f"{GATE_KEY}=0"])
+    for done in (stock_done, gate_done, off_done):
+        assert passed(done), done.stdout[-3000:]
+    assert f"{GATE_KEY}: 1 m" in gate_done.stdout  # the head handed the default gate to its bank
+    assert json.loads(off_file.read_text())["results"] == json.loads(stock_file.read_text())["results"]  # 0: TAO's
     stock_boxes, stock_ids = boxes_and_ids(stock_file)
     gate_boxes, gate_ids = boxes_and_ids(gate_file)
     assert gate_boxes == stock_boxes and sum(map(len, gate_boxes.values())) > 0

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix.runtime import continuity
+from tao_sparse4d_fix.runtime import continuity, run_log
 from tao_sparse4d_fix.runtime.patches import instance_bank_ids
 from tao_sparse4d_fix.runtime.patches._base import UnsupportedTaoCode
 
@@ -201,7 +201,7 @@ def test_invalid_gates_are_refused_naming_the_value_and_the_range(value):
         continuity.validate(value)
     message = str(raised.value)
     assert f"{continuity.CONFIG_KEY}={value!r}" in message
-    assert "from 0 (off, TAO's own track IDs) to 10" in message
+    assert "from 0 (off, TAO's own track IDs) to 10; the default is 1." in message
 
 
 @pytest.mark.parametrize("value, gate", [(0, 0.0), ("1.5", 1.5), (10, 10.0)])
@@ -217,15 +217,16 @@ def build_head(experiment_config, gate):
     cfg = OmegaConf.structured(experiment_config)
     cfg.model.head.instance_bank.num_anchor = ANCHORS
     cfg.model.head.instance_bank.num_temp_instances = TEMP
-    cfg.model.head.instance_bank[continuity.FIELD] = gate
+    if gate is not None:
+        cfg.model.head.instance_bank[continuity.FIELD] = gate
     return sparse4d_head.build_head(cfg)
 
 
 @pytest.mark.usefixtures("patched")
-@pytest.mark.parametrize("gate", [0.0, 1.5])
-def test_the_head_hands_the_spec_gate_to_its_bank(experiment_config, gate):
-    bank = build_head(experiment_config, gate).instance_bank
-    assert getattr(bank, continuity.BANK_ATTRIBUTE, 0.0) == gate
+@pytest.mark.parametrize("gate, expected", [(0.0, 0.0), (1.5, 1.5), (None, 1.0)])
+def test_the_head_hands_the_spec_gate_to_its_bank(experiment_config, gate, expected):
+    bank = build_head(experiment_config, gate).instance_bank  # None: the key left at the schema's default, 1 m
+    assert getattr(bank, continuity.BANK_ATTRIBUTE, 0.0) == expected
 
 
 @pytest.mark.usefixtures("patched")
@@ -238,6 +239,15 @@ def test_an_invalid_gate_stops_the_build(experiment_config):
 def test_a_gate_asked_for_without_the_bank_patch_stops_the_build(experiment_config, bank_module):
     instance_bank_ids.PATCH.revert(bank_module)
     with pytest.raises(UnsupportedTaoCode) as raised:
-        build_head(experiment_config, 1.0)
-    assert f"{continuity.CONFIG_KEY}=1 asks for ID continuity" in str(raised.value)
+        build_head(experiment_config, 2.0)
+    assert f"{continuity.CONFIG_KEY}=2 asks for ID continuity" in str(raised.value)
     assert "InstanceBank.get_instance_id is not patched" in str(raised.value)
+
+
+@pytest.mark.usefixtures("patched")
+def test_the_default_gate_without_the_bank_patch_runs_with_tao_ids(experiment_config, bank_module, capsys):
+    instance_bank_ids.PATCH.revert(bank_module)
+    run_log._warned.clear()
+    bank = build_head(experiment_config, None).instance_bank
+    assert not hasattr(bank, continuity.BANK_ATTRIBUTE)
+    assert "InstanceBank.get_instance_id is not patched: ID continuity is off, TAO's own track IDs" in capsys.readouterr().err

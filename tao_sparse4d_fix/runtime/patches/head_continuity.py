@@ -3,9 +3,9 @@
 The head is where TAO's config meets its instance bank: after TAO builds the
 head, read ``model.head.instance_bank.id_continuity_gate`` and hand the gate to
 the bank, whose ``get_instance_id`` patch (instance_bank_ids) carries IDs over.
-An invalid gate stops the build, before any step; a gate that was asked for
-while the bank's patch is not applied stops it too, so no run silently tracks
-without it.
+An invalid gate stops the build, before any step; a gate other than the
+default asked for while the bank's patch is not applied stops it too, so no run
+silently tracks without it (the default then only warns: TAO's own IDs).
 """
 from tao_sparse4d_fix.runtime import continuity, run_log, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, UnsupportedTaoCode, is_patched
@@ -28,6 +28,10 @@ def give_gate(wrapped, instance, args, kwargs):
         return
     bank = instance.instance_bank
     if not is_patched(vars(type(bank)).get(BANK_METHOD)):
+        target = f"{type(bank).__module__}.{type(bank).__qualname__}.{BANK_METHOD}"
+        if gate == continuity.DEFAULT:  # the default, not a request: a skipped side patch never stops a run
+            run_log.warn(f"{target} is not patched: ID continuity is off, TAO's own track IDs")
+            return
         raise UnsupportedTaoCode(
             f"tao-sparse4d-fix: {continuity.CONFIG_KEY}={gate:g} asks for ID continuity, but "
             f"{type(bank).__module__}.{type(bank).__qualname__}.{BANK_METHOD} is not patched in nvidia-tao-pytorch "

@@ -1,8 +1,8 @@
 """Target: ``instance_bank.InstanceBank.get_instance_id`` (side: ``id_continuity``).
 
 Carries track IDs over to the detections TAO would give fresh ones
-(``runtime.continuity``), when the head set a gate on its bank; with no gate
-(the default) TAO's own call is all that runs. TAO's own IDs are computed
+(``runtime.continuity``), when the head set a gate on its bank; with a gate of
+0, or while TAO exports the model, TAO's own call is all that runs. TAO's own IDs are computed
 first, then corrected, and the bank's carried IDs recomputed from them with
 TAO's own ``update_instance_id``.
 """
@@ -13,8 +13,10 @@ from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 
 def carry_ids(wrapped, instance, args, kwargs):
-    gate = getattr(instance, continuity.BANK_ATTRIBUTE, continuity.DEFAULT)
-    if not gate:
+    import torch
+
+    gate = getattr(instance, continuity.BANK_ATTRIBUTE, 0.0)  # a bank the head did not hand a gate: TAO's own IDs
+    if not gate or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # an export carries no frames
         return wrapped(*args, **kwargs)
     bound = inspect.signature(wrapped).bind(*args, **kwargs)
     logits, anchor, threshold = (bound.arguments.get(name) for name in ("confidence", "anchor", "threshold"))

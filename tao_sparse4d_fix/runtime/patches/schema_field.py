@@ -119,7 +119,7 @@ CONTINUITY_PATCH = SchemaFieldPatch(
         default_value=continuity.DEFAULT,
         valid_min=0,
         valid_max=continuity.MAX_GATE,
-        description="Metres within which a fresh detection takes a carried track's ID; 0: off (tao-sparse4d-fix)",
+        description="Metres within which a fresh detection takes a carried track's ID; 0: TAO's own IDs (tao-sparse4d-fix)",
         display_name="ID continuity gate",
     ),
     stock_fields=versions.known_schema("Sparse4DInstanceBankConfig"),
