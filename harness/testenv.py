@@ -85,9 +85,37 @@ def _digest(paths, extra=""):
     return h.hexdigest()
 
 
-def _run(cmd, **kw):
-    print("+", " ".join(map(str, cmd)), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, **kw)
+def build_log(name):
+    """Where one environment build step writes its output: ``$TSF_TEST_CACHE/logs/<name>.log``."""
+    return cache_root() / "logs" / f"{name}.log"
+
+
+def _run(cmd, log, **kw):
+    """Run one build step with its whole output (pip's included) in the file ``build_log(log)``.
+
+    ``_fresh_log`` says in one line what is built and where its output goes; the output itself is
+    printed only when the step fails (pip's warnings, e.g. ``Location ... is ignored`` for every missing index
+    folder a machine's pip configuration names, would otherwise fill a newcomer's first screens).
+    """
+    path = build_log(log)
+    with open(path, "a") as out:
+        out.write("+ " + " ".join(map(str, cmd)) + "\n")
+        out.flush()
+        done = subprocess.run([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT, **kw)
+    if done.returncode:
+        sys.stdout.flush()
+        sys.stderr.write(path.read_text())
+        raise subprocess.CalledProcessError(done.returncode, [str(c) for c in cmd],
+                                            output=f"(output above and in {path})")
+
+
+def _fresh_log(name):
+    """Start the build ``name``: its log emptied, one line saying where its output goes."""
+    path = build_log(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    print(f"building {name} (output: {path})", flush=True)
+    return name
 
 
 def _python_version(python):
@@ -110,10 +138,11 @@ def ensure_venv():
         return link
     if not (real / ".harness-key").exists():
         shutil.rmtree(real, ignore_errors=True)
-        _run([PYTHON, "-m", "venv", real])
+        log = _fresh_log("venv")
+        _run([PYTHON, "-m", "venv", real], log)
         pip = [real / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-c", HARNESS / "constraints.txt"]
-        _run(pip + ["-r", HARNESS / "requirements.txt"])
-        _run(pip + ["--no-deps", "-r", HARNESS / "requirements-nodeps.txt"])
+        _run(pip + ["-r", HARNESS / "requirements.txt"], log)
+        _run(pip + ["--no-deps", "-r", HARNESS / "requirements-nodeps.txt"], log)
         (real / ".harness-key").write_text(key)
     if link.exists() and not link.is_symlink():
         shutil.rmtree(link)  # a plain dir from an older layout
@@ -140,7 +169,7 @@ def ensure_tao(version):
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
     _run([venv_dir() / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
-          "--target", tmp, "--python-version", "3.12", "--only-binary=:all:", *key.split()])
+          "--target", tmp, "--python-version", "3.12", "--only-binary=:all:", *key.split()], _fresh_log(f"tao-{version}"))
     (tmp / ".harness-key").write_text(key)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
@@ -178,8 +207,9 @@ def ensure_host():
         stamp = venv / ".harness-key"
         if not (stamp.exists() and stamp.read_text() == key):
             shutil.rmtree(venv, ignore_errors=True)
-            _run([PYTHON, "-m", "venv", venv])
-            _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements])
+            log = _fresh_log("host-venv")
+            _run([PYTHON, "-m", "venv", venv], log)
+            _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements], log)
             stamp.write_text(key)
         _install_plugin(venv)
     return venv / "bin" / "python"
@@ -209,10 +239,11 @@ def ensure_ftms(versions=FTMS_CORE):
         stamp = venv / ".harness-key"
         if not (stamp.exists() and stamp.read_text() == key):
             shutil.rmtree(venv, ignore_errors=True)
-            _run([PYTHON, "-m", "venv", venv])
+            log = _fresh_log("ftms-venv")
+            _run([PYTHON, "-m", "venv", venv], log)
             pip = [venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-            _run(pip + ["-r", requirements[0]])
-            _run(pip + ["--no-deps", "-r", requirements[1]])
+            _run(pip + ["-r", requirements[0]], log)
+            _run(pip + ["--no-deps", "-r", requirements[1]], log)
             stamp.write_text(key)
         for version in versions:
             target = ftms_core_dir(version)
@@ -222,7 +253,7 @@ def ensure_ftms(versions=FTMS_CORE):
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
             _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                  "--no-deps", "--target", tmp, core])
+                  "--no-deps", "--target", tmp, core], _fresh_log(f"ftms-core-{version}"))
             (tmp / ".harness-key").write_text(core)
             shutil.rmtree(target, ignore_errors=True)
             tmp.rename(target)
@@ -248,7 +279,7 @@ def _install_plugin(venv):
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest)
         _run([venv / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
-              "--no-build-isolation", "--force-reinstall", tmp])
+              "--no-build-isolation", "--force-reinstall", tmp], _fresh_log(f"plugin-{Path(venv).name}"))
     stamp.write_text(key)
 
 
@@ -303,7 +334,12 @@ def main(argv=None):
 
     if args.cmd == "ensure":
         versions = ALL_TAO if args.tao == ["all"] else args.tao
-        dirs = ensure(versions, plugin=not args.no_plugin)
+        try:
+            dirs = ensure(versions, plugin=not args.no_plugin)
+        except subprocess.CalledProcessError as failed:  # its output is printed above
+            print(f"environment build failed (exit status {failed.returncode}): {' '.join(failed.cmd)}\n"
+                  f"{failed.output}", file=sys.stderr)
+            return 1
         print(f"venv: {venv_dir()}")
         for v, d in zip(versions, dirs):
             print(f"tao {v}: {d}")

@@ -28,14 +28,24 @@ if [ "$versions" = all ]; then
   versions=$(python3 -c 'from harness import testenv; print(*testenv.ALL_TAO)')
 fi
 # 7.3.0 is always built: unmatched_only is checked against its own FocalLoss.
-python3 harness/testenv.py ensure --tao $versions 7.3.0 | tail -n +1 >/dev/null || { echo "environment build failed"; exit 1; }
-# The host, FTMS and evidence-metrics venvs and the tiny backbone: built here, before suites share them.
+# Every build's output (pip's included: on some machines hundreds of `WARNING: Location ... is ignored`)
+# goes to one file, printed only when a build fails: the first screen of this command is the project's own.
 envlog=$(mktemp "${TMPDIR:-/tmp}/tsf-envs.XXXXXX")
-host_python=$(python3 -c '
+echo "environments: building or checking (output: $envlog)"
+hostpy=$(mktemp "${TMPDIR:-/tmp}/tsf-hostpy.XXXXXX")
+# the host, FTMS and evidence-metrics venvs and the tiny backbone: built here, before suites share them
+if ! { python3 harness/testenv.py ensure --tao $versions 7.3.0 &&
+       python3 -c '
+import sys
 from harness import testenv, tiny
 from bench.evidence import runs
 testenv.ensure_ftms(); runs.metrics_venv(); tiny.backbone_checkpoint()
-print(testenv.ensure_host())' 2>"$envlog" | tail -n 1) || { cat "$envlog"; echo "environment build failed"; exit 1; }
+open(sys.argv[1], "w").write(str(testenv.ensure_host()))' "$hostpy"; } >"$envlog" 2>&1; then
+  cat "$envlog"
+  echo "environment build failed (output above, and in $envlog)"
+  exit 1
+fi
+host_python=$(cat "$hostpy")
 echo "environments ready in $(( $(date +%s) - t0 )) s"
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/tsf-tests.XXXXXX")
