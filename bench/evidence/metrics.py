@@ -221,7 +221,7 @@ def tracking_metrics(data):
     Per frame, tracked detections are matched greedily within 2 m to the ground truth (as ``arm_metrics``).
     ``id_persistence``: of the pairs of consecutive frames of a scene in which a ground-truth object is matched
     in both, the share that keep the same ID. ``fp_tracks_per_frame``: tracked detections with no object within
-    2 m; ``fp_track_lifetime_frames``: the mean number of frames in which each ID that was ever such a false
+    2 m; ``fp_far_track_lifetime_frames``: the mean number of frames in which each ID that was ever such a false
     positive appears among the tracked detections. ``fragments_per_gt_track``: distinct IDs matched to one
     ground-truth track, over the tracks matched at least once (1.0 = one ID for the whole track).
     """
@@ -260,7 +260,7 @@ def tracking_metrics(data):
         "id_persistence": same / kept if kept else None,
         "consecutive_matched_pairs": kept,
         "fp_tracks_per_frame": fp / max(frames, 1),
-        "fp_track_lifetime_frames": float(np.mean([frames_of_id[i] for i in fp_ids])) if fp_ids else 0.0,
+        "fp_far_track_lifetime_frames": float(np.mean([frames_of_id[i] for i in fp_ids])) if fp_ids else 0.0,
         "fragments_per_gt_track": float(np.mean([len(v) for v in ids_of_gt.values()])) if ids_of_gt else None,
         "gt_tracks_matched": len(ids_of_gt),
     }
@@ -333,3 +333,151 @@ def same_boxes(a, b):
     return len(a["frames"]) == len(b["frames"]) and all(
         fa["det_boxes"] == fb["det_boxes"] and fa["det_scores"] == fb["det_scores"] and fa["det_labels"] == fb["det_labels"]
         for fa, fb in zip(a["frames"], b["frames"]))
+
+
+# --- the field's tracking metrics (issue 31): nuscenes-devkit's full set, and HOTA / IDF1 at one common point -------
+
+def by_scene(frames):
+    """The frames of each scene, in order (a scene is one sequence for every tracking metric)."""
+    scenes = {}
+    for f in frames:
+        scenes.setdefault(f["scene"], []).append(f)
+    return scenes
+
+
+def devkit_tracking(data):
+    """nuscenes-devkit's own tracking metrics, as its TrackingEval aggregates one class: AMOTA and AMOTP over its
+    recall thresholds (NaN values replaced by the metric's worst, all-NaN stays NaN), and every traditional metric
+    (MOTA, MOTP, recall, IDS, FRAG, TID, LGD, ...) at its best-MOTA threshold (NaN when no threshold has a MOTA).
+
+    Class-agnostic, 2 m centre distance, a track's score the mean of its boxes' (as ``nuscenes_tracking``)."""
+    from nuscenes.eval.common.config import config_factory
+    from nuscenes.eval.common.utils import center_distance
+    from nuscenes.eval.tracking.algo import TrackingEvaluation
+    from nuscenes.eval.tracking.constants import AVG_METRIC_MAP, MOT_METRIC_MAP
+    from nuscenes.eval.tracking.data_classes import TrackingBox, TrackingMetricData
+    from pyquaternion import Quaternion
+
+    cfg = config_factory("tracking_nips_2019")
+    track_scores = {}
+    for f in data["frames"]:
+        for track, score in zip(f["det_ids"], f["det_scores"]):
+            track_scores.setdefault((f["scene"], track), []).append(score)
+
+    def box(f, b, track, score=-1.0):
+        return TrackingBox(sample_token=f["token"], translation=tuple(map(float, b[:3])), size=tuple(map(float, b[3:6])),
+                           rotation=tuple(Quaternion(axis=[0, 0, 1], angle=float(b[6])).elements), velocity=(0.0, 0.0),
+                           tracking_id=str(track), tracking_name="car", tracking_score=float(score))
+
+    gt, pred = {}, {}
+    for f in data["frames"]:
+        stamp = int(round(f["timestamp"] * 1e6))
+        gt.setdefault(f["scene"], {})[stamp] = [box(f, b, i) for b, i in zip(f["gt_boxes"], f["gt_ids"])]
+        pred.setdefault(f["scene"], {})[stamp] = [box(f, b, i, np.mean(track_scores[(f["scene"], i)]))
+                                                  for b, i in zip(f["det_boxes"], f["det_ids"])]
+    md = TrackingEvaluation(gt, pred, "car", center_distance, cfg.dist_th_tp, cfg.min_recall,
+                            TrackingMetricData.nelem, cfg.metric_worst, verbose=False).accumulate()
+    out = {}
+    for name, source in AVG_METRIC_MAP.items():  # amota <- motar, amotp <- motp
+        values = np.array(md.get_metric(source), float)
+        if np.all(np.isnan(values)):
+            out[name] = float("nan")
+        else:
+            values[np.isnan(values)] = cfg.metric_worst[name]
+            out[name] = float(np.mean(values))
+    mota = np.array(md.get_metric("mota"), float)
+    best = None if np.all(np.isnan(mota)) else int(np.nanargmax(mota))
+    for name in MOT_METRIC_MAP.values():  # motmetrics' name -> the devkit's (mota, motp, ids, frag, tid, lgd, ...)
+        if name:
+            out[name] = float("nan") if best is None else float(md.get_metric(name)[best])
+    out["best_mota_threshold"] = None if best is None else float(md.confidence[best])
+    return out
+
+
+def field_tracking(data, dist=MATCH_DIST):
+    """HOTA (DetA, AssA) with TrackEval, IDF1 / MOTA / IDS with py-motmetrics, at one operating point: every detection
+    of the record (the decoder's output, score >= its threshold), each scene a sequence; and false-positive tracks.
+
+    Similarity for HOTA: max(0, 1 - d / ``dist``), d the ground-plane centre distance; py-motmetrics matches within
+    ``dist``. A false-positive track is a track ID none of whose detections is matched to an object by py-motmetrics
+    (duplicates next to an object included)."""
+    import motmetrics as mm
+    from trackeval.metrics import HOTA
+
+    hota = HOTA()
+    accs, names, hota_seqs = [], [], {}
+    fp_track_frames = frames_total = 0
+    fp_lifetimes = []
+    for scene, frames in by_scene(data["frames"]).items():
+        acc = mm.MOTAccumulator(auto_id=True)
+        gt_index, trk_index = {}, {}
+        te = {"gt_ids": [], "tracker_ids": [], "similarity_scores": [], "num_gt_dets": 0, "num_tracker_dets": 0,
+              "num_timesteps": len(frames), "seq": str(scene)}
+        frames_of_track = {}
+        for f in frames:
+            frames_total += 1
+            gts = np.asarray(f["gt_boxes"], float).reshape(-1, 7)
+            dets = np.asarray(f["det_boxes"], float).reshape(-1, 7)
+            d = xy_dist(gts, dets) if len(gts) and len(dets) else np.zeros((len(gts), len(dets)))
+            gated = np.where(d <= dist, d, np.nan)
+            gt_ids = [gt_index.setdefault(i, len(gt_index)) for i in f["gt_ids"]]  # contiguous per scene (TrackEval;
+            det_ids = [trk_index.setdefault(i, len(trk_index)) for i in f["det_ids"]]  # motmetrics stores them as floats)
+            acc.update(gt_ids, det_ids, gated)
+            for i in det_ids:
+                frames_of_track[i] = frames_of_track.get(i, 0) + 1
+            te["gt_ids"].append(np.array(gt_ids, int))
+            te["tracker_ids"].append(np.array(det_ids, int))
+            te["similarity_scores"].append(np.clip(1.0 - d / dist, 0.0, 1.0))
+            te["num_gt_dets"] += len(gts)
+            te["num_tracker_dets"] += len(dets)
+        te["num_gt_ids"], te["num_tracker_ids"] = len(gt_index), len(trk_index)
+        hota_seqs[str(scene)] = hota.eval_sequence(te)
+        events = acc.mot_events
+        hits = events.loc[events["Type"].isin(["MATCH", "SWITCH"]), "HId"] if len(events) else []
+        matched = {int(h) for h in hits}
+        for track, count in frames_of_track.items():
+            if track not in matched:
+                fp_track_frames += count
+                fp_lifetimes.append(count)
+        accs.append(acc)
+        names.append(str(scene))
+    combined = hota.combine_sequences(hota_seqs)
+    mh = mm.metrics.create()
+    summary = mh.compute_many(accs, names=names, generate_overall=True,
+                              metrics=["idf1", "idp", "idr", "mota", "motp", "num_switches", "num_false_positives",
+                                       "num_misses", "num_objects", "num_matches", "num_fragmentations"])
+    overall = summary.loc["OVERALL"]
+
+    def num(value):
+        return float(value) if value is not None else float("nan")
+
+    return {
+        "hota": float(np.mean(combined["HOTA"])), "deta": float(np.mean(combined["DetA"])),
+        "assa": float(np.mean(combined["AssA"])), "hota_alpha_0.5": float(combined["HOTA"][9]),
+        "idf1": num(overall["idf1"]), "idp": num(overall["idp"]), "idr": num(overall["idr"]),
+        "mota_common": num(overall["mota"]), "ids_common": int(overall["num_switches"]),
+        "frag_common": int(overall["num_fragmentations"]),
+        "fp_common": int(overall["num_false_positives"]), "misses_common": int(overall["num_misses"]),
+        "recall_common": float(overall["num_matches"] / overall["num_objects"]) if overall["num_objects"] else float("nan"),
+        "fp_tracks_all": len(fp_lifetimes),
+        "fp_tracks_all_per_frame": fp_track_frames / max(frames_total, 1),
+        "fp_track_lifetime_frames": float(np.mean(fp_lifetimes)) if fp_lifetimes else None,
+        "operating_point": f"score >= {data.get('score_threshold', 0.05)} (every decoder detection)",
+    }
+
+
+FIELD_KEYS = ("hota", "assa", "deta", "idf1", "ids_common", "mota_common", "fp_tracks_all_per_frame",
+              "fp_track_lifetime_frames")
+# the devkit's metrics at its best-MOTA point, under these names in a record (AMOTA, AMOTP: averaged, no point)
+DEVKIT_NAMES = {"amota": "amota", "amotp": "amotp", "mota": "mota", "motp": "motp_best", "ids": "ids_best",
+                "frag": "frag_best", "tid": "tid", "lgd": "lgd", "recall": "recall_best"}
+
+
+def field_record(data):
+    """Every tracking metric of one inference record: the devkit's (``devkit_tracking``; at its best-MOTA point,
+    named by ``DEVKIT_NAMES``; all of it under ``devkit_tracking``) and the common point's (``field_tracking``)."""
+    dev = devkit_tracking(data)
+    out = field_tracking(data)
+    out.update({name: dev.get(key, float("nan")) for key, name in DEVKIT_NAMES.items()})
+    out["devkit_tracking"] = dev
+    return out
