@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 pytest.importorskip("torch")
 pytest.importorskip("nvidia_tao_pytorch")
 

@@ -17,6 +17,8 @@ from nvidia_tao_pytorch.cv.sparse4d.model.ops.deformable_aggregation import (  #
     feature_maps_format,
 )
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 TOL = dict(rtol=1e-4, atol=1e-5)
 
 

@@ -14,6 +14,8 @@ pytest.importorskip("PIL")
 
 from harness import synthetic_data
 
+pytestmark = pytest.mark.once  # the plugin's own logic: runs on one TAO release (tests/unit/conftest.py)
+
 
 def _digest(root):
     h = hashlib.sha256()

@@ -17,6 +17,8 @@ from tao_sparse4d_fix.runtime.fingerprint import fingerprint
 from tao_sparse4d_fix.runtime.patches import focal_loss_forward
 from conftest import set_mode, tao_version_tuple
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 # A focal loss written out directly (not TAO's text), with switches for which rows
 # it keeps and for the two formula changes the probe must refuse.
 VARIANT = '''

@@ -21,6 +21,8 @@ from test_decoder import inputs
 from test_nan_guard import criterion_call
 from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 SIDE = {"diagnostics": (criterion_forward_diagnostics.PATCH,), "nan_guard": (nan_guard.PATCH,),
         "decoder": (decoder_decode.PATCH,),
         "id_continuity": (schema_field.CONTINUITY_PATCH, head_continuity.PATCH, instance_bank_ids.PATCH),
@@ -50,6 +52,7 @@ def clean(criterion, decoder_module):
     tao_sparse4d_fix.uninstall()
 
 
+@pytest.mark.once
 def test_component_names_are_the_side_patches():
     assert set(COMPONENTS) == set(SIDE) == {"decoder", "nan_guard", "diagnostics", "id_continuity", "temporal_align"}
     for name, patches in SIDE.items():

@@ -5,6 +5,8 @@ from omegaconf import OmegaConf
 from tao_sparse4d_fix.runtime import modes
 from conftest import mode_of
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 
 def build(criterion, experiment_config, value=None):
     cfg = OmegaConf.structured(experiment_config)

@@ -4,6 +4,8 @@ import torch
 
 import tao_sparse4d_fix
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 LAYERS, BATCH, ANCHORS, CLASSES = 3, 2, 40, 4
 
 

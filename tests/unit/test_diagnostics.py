@@ -8,6 +8,8 @@ from tao_sparse4d_fix import switches
 from conftest import tao_version_tuple
 from test_nan_guard import criterion_call
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 
 def total_loss(losses):
     return sum(value for key, value in losses.items() if "loss" in key)
@@ -49,6 +51,7 @@ def call(logits, target):
     return diagnostics.LossCall(logits, target, avg_factor=2.0, value=torch.tensor(1.0))
 
 
+@pytest.mark.once
 def test_scalars_on_a_constructed_input():
     num_classes, batch = 3, 2
     target = torch.tensor([0, 3, 3, 3, 1, 3, 3, 3])  # 6 unmatched rows (label C = 3)
@@ -74,6 +77,7 @@ def test_scalars_on_a_constructed_input():
     assert unmatched_only[fraction] == pytest.approx(6 / 8)
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("mode", ["original", "corrected", "unmatched_only"])
 def test_scalars_never_sync_at_real_shapes(mode):
     from test_host_sync import NUM_CLASSES, SyncProbe, real_step_calls

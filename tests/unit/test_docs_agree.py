@@ -3,12 +3,16 @@ the README's table, the status table the docs show, the patches and the test mat
 import re
 from pathlib import Path
 
+import pytest
+
 from harness import testenv
 from tao_sparse4d_fix._version import __version__
 from tao_sparse4d_fix.runtime import run_log, status, versions
 from tao_sparse4d_fix.runtime.criterion_state import CriterionState
 from tao_sparse4d_fix.runtime.patches import ALL, schema_field
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, Patch
+
+pytestmark = pytest.mark.once  # the plugin's own logic: runs on one TAO release (tests/unit/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE_TABLE = re.compile(r"<!-- release table:[^>]*-->\n(.*?)\n<!-- end of release table -->", re.S)

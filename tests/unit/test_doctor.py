@@ -3,8 +3,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tao_sparse4d_fix.runtime import versions
 from tao_sparse4d_fix.runtime.patches import COMPONENTS
+
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
 
 SPEC = "model:\n  head:\n    loss:\n      cls:\n        background_supervision: {value}\n"
 

@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "entrypoint.sh"
 SHOW = [sys.executable, "-c", "import os; print('CHILD TAO_SPARSE4D_FIX=' + os.environ['TAO_SPARSE4D_FIX'])"]
 

@@ -11,6 +11,8 @@ from conftest import tao_version_tuple
 from test_host_sync import SyncProbe
 from test_nan_guard import criterion_call
 
+pytestmark = pytest.mark.once  # the plugin's own logic: runs on one TAO release (tests/unit/conftest.py)
+
 # One main-query call of a small frame: 6 matched queries of 2 classes, 122 unmatched (label C = 2),
 # plus denoising negatives (-3) and a lost track (-1), which only `corrected` supervises.
 LABELS = {0: 4, 1: 2, 2: 122, -3: 5, -1: 1}
@@ -99,6 +101,7 @@ def test_floor_takes_avg_factor_as_a_tensor_and_never_syncs():
     assert ratio.item() == pytest.approx(1.5 / value.item(), rel=1e-6)
 
 
+@pytest.mark.per_release
 @pytest.mark.parametrize("mode", ["original", "corrected", "unmatched_only"])
 def test_scalar_is_the_last_layers_loss_over_its_floor(criterion, experiment_config, mode):
     """In a real SetCriterion call: ``bgsup/cls_over_floor`` = loss_cls of the last layer / the floor of its labels."""

@@ -15,6 +15,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import set_mode
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 
 NUM_CLASSES = 10
 
@@ -127,6 +129,7 @@ def test_probe_catches_original_mode(focal_loss):
     assert len(probe_forward_backward(make_loss(focal_loss, "original"), real_step_calls())) >= 1
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("operation, syncs", [
     (lambda x: x.sum().item(), True),
     (lambda x: bool((x > 0).any()), True),

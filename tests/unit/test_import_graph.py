@@ -2,6 +2,10 @@
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.once  # the plugin's own logic: runs on one TAO release (tests/unit/conftest.py)
+
 PACKAGE = Path(__file__).resolve().parents[2] / "tao_sparse4d_fix"
 
 

@@ -16,6 +16,8 @@ import tao_sparse4d_fix
 from tao_sparse4d_fix.runtime import losses, modes
 from conftest import set_mode
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 CRITERION = "nvidia_tao_pytorch.cv.sparse4d.model.criterion"
 NUM_CLASSES = 10
 ALPHA, GAMMA, LOSS_WEIGHT = 0.25, 2.0, 2.0  # TAO's defaults for Sparse4D
@@ -133,6 +135,7 @@ def test_float32_is_accurate_for_every_logit(focal_loss, mode, scale):
     torch.testing.assert_close(grad.double(), expected_grad, rtol=4e-6, atol=1e-12)
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("background", list(modes.BACKGROUND_ROWS.values()))
 @pytest.mark.parametrize("reduce_sum, divisor", [(True, None), (True, 3.0), (True, "tensor"), (False, None)])
 def test_gradcheck_focal_function(background, reduce_sum, divisor):
@@ -146,6 +149,7 @@ def test_gradcheck_focal_function(background, reduce_sum, divisor):
     assert torch.autograd.gradcheck(function, (pred.clone().requires_grad_(),))
 
 
+@pytest.mark.once
 def test_gradcheck_non_integer_gamma():
     pred, target = mixed_batch(rows=12)
 

@@ -11,6 +11,8 @@ from omegaconf import OmegaConf
 
 from conftest import tao_version_tuple
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 LAYERS, BATCH, ANCHORS, CLASSES = 2, 2, 24, 3
 
 

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 STARTUP_MODULES = ["tao_sparse4d_fix", "tao_sparse4d_fix._bootstrap", "tao_sparse4d_fix._version",
                    "tao_sparse4d_fix.switches"]
 

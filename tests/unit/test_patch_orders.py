@@ -25,6 +25,8 @@ from tao_sparse4d_fix import switches
 from tao_sparse4d_fix.runtime import criterion_state, modes, status
 from tao_sparse4d_fix.runtime.patches import ALL, COMPONENTS
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 CHILD = Path(__file__).with_name("patch_orders_child.py")
 
 

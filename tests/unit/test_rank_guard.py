@@ -19,6 +19,8 @@ from tao_sparse4d_fix import switches
 from tao_sparse4d_fix.runtime import criterion_state, rank_guard
 from tao_sparse4d_fix.runtime.patches import focal_loss_forward
 
+pytestmark = pytest.mark.once  # the plugin's own logic: runs on one TAO release (tests/unit/conftest.py)
+
 MINE = {"plugin": "0.2.0", "tao": "6.25.11", "mode": "corrected", "focal_loss": "stock code of TAO 6.25.7.0.2-7.2.0"}
 
 
@@ -90,6 +92,7 @@ def test_check_once_waits_for_the_process_group_and_runs_once(monkeypatch):
         rank_guard._done.clear()
 
 
+@pytest.mark.per_release
 def test_status_names_the_mode_and_how_the_loss_was_recognised(criterion, patched):
     state = criterion_state.CriterionState("unmatched_only")
     published = rank_guard.status(state)
@@ -111,6 +114,7 @@ def test_bad_rank_timeout_is_refused_naming_the_value(raw):
     assert "number of seconds greater than 0" in str(raised.value)
 
 
+@pytest.mark.per_release
 def test_bad_rank_timeout_stops_tao_import_before_any_step():
     env = dict(os.environ, TAO_SPARSE4D_FIX="1", TAO_SPARSE4D_FIX_RANK_TIMEOUT="soon")
     result = subprocess.run([sys.executable, "-c", "import nvidia_tao_pytorch.cv.sparse4d.model.criterion; print('IMPORTED')"],
@@ -119,6 +123,7 @@ def test_bad_rank_timeout_stops_tao_import_before_any_step():
     assert "TAO_SPARSE4D_FIX_RANK_TIMEOUT='soon' is not a valid value" in result.stderr
 
 
+@pytest.mark.per_release
 def test_the_loss_patch_calls_the_guard(criterion, patched, monkeypatch):
     """The core FocalLoss wrapper runs the guard first (a side patch could be switched off)."""
     calls = []

@@ -8,6 +8,8 @@ import tao_sparse4d_fix
 from tao_sparse4d_fix.runtime import registry, status, versions
 from tao_sparse4d_fix.runtime.patches import ALL, criterion_init, focal_loss_forward
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 
 def test_every_target_of_this_tao_is_recognised(criterion, decoder_module, experiment_config):
     for patch in ALL:

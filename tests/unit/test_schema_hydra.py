@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 from conftest import schema_module_name
+
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
 
 KEY = "model.head.loss.cls.background_supervision"
 

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import tao_version_tuple
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 LOG2 = 0.693147
 
 PROBE = textwrap.dedent('''

@@ -13,6 +13,8 @@ from tao_sparse4d_fix.errors import PluginError
 from tao_sparse4d_fix.runtime import modes, temporal_align
 from tao_sparse4d_fix.runtime.temporal_align import BANK, SAMPLER, SWITCH, ContradictoryAlignment
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 TARGET = "nvidia_tao_pytorch.cv.sparse4d.model.detection3d.target"
 MODE_KEY = modes.CONFIG_KEY
 

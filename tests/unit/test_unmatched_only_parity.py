@@ -12,6 +12,8 @@ import torch
 from conftest import set_mode
 from harness import testenv
 
+pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/conftest.py)
+
 CHILD = """
 import sys, torch
 import nvidia_tao_pytorch.cv.sparse4d.model.criterion as criterion
