@@ -25,7 +25,7 @@ pytestmark = pytest.mark.per_release  # runs on every TAO release (tests/unit/co
 
 SIDE = {"diagnostics": (criterion_forward_diagnostics.PATCH,), "nan_guard": (nan_guard.PATCH,),
         "decoder": (decoder_decode.PATCH,),
-        "id_continuity": (schema_field.CONTINUITY_PATCH, head_continuity.PATCH, instance_bank_ids.PATCH),
+        "id_continuity": (schema_field.TRACK_ID_PATCH, head_continuity.PATCH, instance_bank_ids.PATCH),
         "temporal_align": (pl_model_init.PATCH, head_forward.PATCH, target_sample.PATCH, mapped_query_gt_indices.PATCH)}
 VALID_NAMES = f"valid names are: {', '.join(COMPONENTS)}"  # the set itself is pinned below
 

@@ -11,9 +11,11 @@ import pytest
 import torch
 
 import tao_sparse4d_fix
-from tao_sparse4d_fix.runtime import continuity, run_log
+from tao_sparse4d_fix.runtime import id_settings, run_log
 from tao_sparse4d_fix.runtime.patches import instance_bank_ids
 from tao_sparse4d_fix.runtime.patches._base import UnsupportedTaoCode
+
+pytestmark = pytest.mark.per_release  # TAO's own InstanceBank, decoder and head
 
 BANK = "nvidia_tao_pytorch.cv.sparse4d.model.instance_bank"
 ANCHORS, TEMP, CLASSES, THRESHOLD = 8, 4, 2, 0.3
@@ -28,8 +30,8 @@ def bank_module():
 def new_bank(bank_module, gate):
     bank = bank_module.InstanceBank(num_anchor=ANCHORS, embed_dims=4, anchor=np.zeros((ANCHORS, 11)),
                                     num_temp_instances=TEMP)
-    if gate:
-        setattr(bank, continuity.BANK_ATTRIBUTE, gate)  # what the head patch does from the spec key
+    if gate:  # what the head patch does from the spec key
+        setattr(bank, id_settings.BANK_ATTRIBUTE, id_settings.Settings(id_continuity_gate=gate))
     return bank
 
 
@@ -195,18 +197,20 @@ def test_the_decoder_shows_the_inherited_ids(bank_module, decoder_module):
     assert shown == {(0.4, 0.0): 0, (5.0, 0.4): 1}
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("value", [-0.5, 10.5, float("nan"), float("inf"), "near", True])
 def test_invalid_gates_are_refused_naming_the_value_and_the_range(value):
-    with pytest.raises(continuity.InvalidGate) as raised:
-        continuity.validate(value)
+    with pytest.raises(id_settings.InvalidSetting) as raised:
+        id_settings.CONTINUITY.validate(value)
     message = str(raised.value)
-    assert f"{continuity.CONFIG_KEY}={value!r}" in message
-    assert "from 0 (off, TAO's own track IDs) to 10; the default is 1." in message
+    assert f"model.head.instance_bank.id_continuity_gate={value!r} is not a valid value" in message
+    assert "valid values are numbers from 0 to 10 metres; the default is 1.0." in message
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("value, gate", [(0, 0.0), ("1.5", 1.5), (10, 10.0)])
 def test_valid_gates(value, gate):
-    assert continuity.validate(value) == gate
+    assert id_settings.CONTINUITY.validate(value) == gate
 
 
 def build_head(experiment_config, gate):
@@ -218,7 +222,7 @@ def build_head(experiment_config, gate):
     cfg.model.head.instance_bank.num_anchor = ANCHORS
     cfg.model.head.instance_bank.num_temp_instances = TEMP
     if gate is not None:
-        cfg.model.head.instance_bank[continuity.FIELD] = gate
+        cfg.model.head.instance_bank[id_settings.CONTINUITY.name] = gate
     return sparse4d_head.build_head(cfg)
 
 
@@ -226,12 +230,13 @@ def build_head(experiment_config, gate):
 @pytest.mark.parametrize("gate, expected", [(0.0, 0.0), (1.5, 1.5), (None, 1.0)])
 def test_the_head_hands_the_spec_gate_to_its_bank(experiment_config, gate, expected):
     bank = build_head(experiment_config, gate).instance_bank  # None: the key left at the schema's default, 1 m
-    assert getattr(bank, continuity.BANK_ATTRIBUTE, 0.0) == expected
+    settings = getattr(bank, id_settings.BANK_ATTRIBUTE, None)
+    assert (settings.id_continuity_gate if settings else 0.0) == expected
 
 
 @pytest.mark.usefixtures("patched")
 def test_an_invalid_gate_stops_the_build(experiment_config):
-    with pytest.raises(continuity.InvalidGate, match=r"id_continuity_gate=-1\.0 is not a valid value"):
+    with pytest.raises(id_settings.InvalidSetting, match=r"id_continuity_gate=-1\.0 is not a valid value"):
         build_head(experiment_config, -1.0)
 
 
@@ -240,7 +245,7 @@ def test_a_gate_asked_for_without_the_bank_patch_stops_the_build(experiment_conf
     instance_bank_ids.PATCH.revert(bank_module)
     with pytest.raises(UnsupportedTaoCode) as raised:
         build_head(experiment_config, 2.0)
-    assert f"{continuity.CONFIG_KEY}=2 asks for ID continuity" in str(raised.value)
+    assert "model.head.instance_bank asks for id_continuity_gate=2.0" in str(raised.value)
     assert "InstanceBank.get_instance_id is not patched" in str(raised.value)
 
 
@@ -249,5 +254,6 @@ def test_the_default_gate_without_the_bank_patch_runs_with_tao_ids(experiment_co
     instance_bank_ids.PATCH.revert(bank_module)
     run_log._warned.clear()
     bank = build_head(experiment_config, None).instance_bank
-    assert not hasattr(bank, continuity.BANK_ATTRIBUTE)
-    assert "InstanceBank.get_instance_id is not patched: ID continuity is off, TAO's own track IDs" in capsys.readouterr().err
+    assert not hasattr(bank, id_settings.BANK_ATTRIBUTE)
+    assert ("InstanceBank.get_instance_id not patched: the plugin's track IDs are off, TAO's own track IDs"
+            in capsys.readouterr().err)

@@ -27,7 +27,7 @@ ALL = (
     criterion_forward_diagnostics.PATCH,
     nan_guard.PATCH,
     decoder_decode.PATCH,
-    schema_field.CONTINUITY_PATCH,
+    schema_field.TRACK_ID_PATCH,
     head_continuity.PATCH,
     instance_bank_ids.PATCH,
     pl_model_init.PATCH,

@@ -1,16 +1,18 @@
 """Target: ``sparse4d_head.Sparse4DHead.__init__`` (side: ``id_continuity``).
 
 The head is where TAO's config meets its instance bank: after TAO builds the
-head, read ``model.head.instance_bank.id_continuity_gate`` and hand the gate to
-the bank, whose ``get_instance_id`` patch (instance_bank_ids) carries IDs over.
-An invalid gate stops the build, before any step; a gate other than the
-default asked for while the bank's patch is not applied stops it too, so no run
-silently tracks without it (the default then only warns: TAO's own IDs).
+head, read the track-ID keys of ``model.head.instance_bank``
+(``runtime.id_settings``) and hand them to the bank, whose ``get_instance_id``
+patch (instance_bank_ids) applies them. A bad value stops the build, before any
+step. Settings other than the defaults asked for while a patch they need is not
+applied (the bank's, or the decoder's for duplicate suppression) stop it too, so
+no run silently tracks without them; the defaults then only warn: TAO's own IDs.
 """
-from tao_sparse4d_fix.runtime import continuity, run_log, versions
+from tao_sparse4d_fix.runtime import id_settings, run_log, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch, UnsupportedTaoCode, is_patched
 
 BANK_METHOD = "get_instance_id"  # the instance_bank_ids patch's target on the bank's class
+DECODER_METHOD = "decode"  # the decoder_decode patch's target: it drops suppressed duplicates
 
 
 def _bank_config(config):
@@ -20,33 +22,44 @@ def _bank_config(config):
         return None
 
 
-def give_gate(wrapped, instance, args, kwargs):
+def _missing(settings, bank, decoder):
+    """The patched targets these settings need that are not patched here."""
+    needed = [(bank, BANK_METHOD)]
+    if settings.tracking and settings.track_nms_radius > 0:
+        needed.append((decoder, DECODER_METHOD))
+    return [f"{type(owner).__module__}.{type(owner).__qualname__}.{method}" for owner, method in needed
+            if not is_patched(vars(type(owner)).get(method))]
+
+
+def give_settings(wrapped, instance, args, kwargs):
     wrapped(*args, **kwargs)
     config = args[0] if args else kwargs.get("config")
-    gate = continuity.from_bank_config(_bank_config(config))
-    if not gate:
+    settings = id_settings.from_bank_config(_bank_config(config))
+    if not settings.active:
         return
-    bank = instance.instance_bank
-    if not is_patched(vars(type(bank)).get(BANK_METHOD)):
-        target = f"{type(bank).__module__}.{type(bank).__qualname__}.{BANK_METHOD}"
-        if gate == continuity.DEFAULT:  # the default, not a request: a skipped side patch never stops a run
-            run_log.warn(f"{target} is not patched: ID continuity is off, TAO's own track IDs")
+    missing = _missing(settings, instance.instance_bank, instance.decoder)
+    if missing:
+        if settings == id_settings.Settings():  # the defaults, not a request: a skipped side patch never stops a run
+            run_log.warn(f"{', '.join(missing)} not patched: the plugin's track IDs are off, TAO's own track IDs")
             return
         raise UnsupportedTaoCode(
-            f"tao-sparse4d-fix: {continuity.CONFIG_KEY}={gate:g} asks for ID continuity, but "
-            f"{type(bank).__module__}.{type(bank).__qualname__}.{BANK_METHOD} is not patched in nvidia-tao-pytorch "
-            f"{versions.tao_version()} (see the plugin's status table); the run is stopped so that it does not "
-            "track without it."
+            f"tao-sparse4d-fix: {id_settings.NODE} asks for {', '.join(settings.changed())}, but "
+            f"{', '.join(missing)} is not patched in nvidia-tao-pytorch {versions.tao_version()} (see the plugin's "
+            "status table); the run is stopped so that it does not track without it."
         )
-    setattr(bank, continuity.BANK_ATTRIBUTE, gate)
-    run_log.info(f"{continuity.CONFIG_KEY}: {gate:g} m: a fresh detection takes the ID of a carried query within it")
+    setattr(instance.instance_bank, id_settings.BANK_ATTRIBUTE, settings)
+    how = (f"tracker: gate {settings.track_gate:g} m (+{settings.track_speed_gate:g} x speed x time), memory "
+           f"{settings.track_max_age} frames, {settings.track_assignment}, duplicates within "
+           f"{settings.track_nms_radius:g} m suppressed" if settings.tracking
+           else f"ID continuity: a fresh detection takes the ID of a carried query within {settings.id_continuity_gate:g} m")
+    run_log.info(f"{id_settings.NODE} track IDs: {how}")
 
 
 PATCH = MethodPatch(
-    title="spec key model.head.instance_bank.id_continuity_gate reaches the bank",
+    title="track-ID spec keys of model.head.instance_bank reach the bank",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.sparse4d_head",),
     qualname="Sparse4DHead.__init__",
     known=versions.known_code("Sparse4DHead.__init__"),
-    wrapper=give_gate,
+    wrapper=give_settings,
     component="id_continuity",
 )

@@ -1,43 +1,93 @@
 """Target: ``instance_bank.InstanceBank.get_instance_id`` (side: ``id_continuity``).
 
-Carries track IDs over to the detections TAO would give fresh ones
-(``runtime.continuity``), when the head set a gate on its bank; with a gate of
-0, or while TAO exports the model, TAO's own call is all that runs. TAO's own IDs are computed
-first, then corrected, and the bank's carried IDs recomputed from them with
-TAO's own ``update_instance_id``.
+Applies the bank's track-ID settings (``runtime.id_settings``, handed over by
+the head patch): the tracker's life cycle (``runtime.tracker``) when
+``track_gate`` > 0, else ID continuity (``runtime.continuity``). TAO's own call
+runs first; the frame is read to the host in one transfer (``runtime.id_frame``),
+the IDs decided there, and only then is anything of the bank's written (its
+carried IDs through TAO's own ``update_instance_id``, its ID counter last): if
+the plugin's code raises, TAO's IDs and counter stand as TAO left them. With
+every key off, or while TAO exports the model, TAO's own call is all that runs.
+
+A duplicate the tracker suppresses is returned as ``id_settings.SUPPRESSED``, which the
+decoder's patch drops from the frame's boxes (the head patch refuses a radius
+when that patch is not applied).
 """
 import inspect
 
-from tao_sparse4d_fix.runtime import continuity, versions
+import numpy as np
+
+from tao_sparse4d_fix.runtime import continuity, id_frame, id_settings, tracker, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
+TRACKS_ATTRIBUTE = "_tao_sparse4d_fix_tracks"  # per batch slot: the tracker's Tracks, on the bank
 
-def carry_ids(wrapped, instance, args, kwargs):
+
+def _continuity(frame, threshold, gate):
+    """Per slot: the IDs with ID continuity (a donor's query loses its ID), fresh ones numbered in TAO's order."""
+    bank_ids, next_id = [], frame.first_id
+    for slot in frame.slots:
+        taken, given = continuity.inherit(slot, threshold, gate)
+        shown = slot.score >= threshold
+        fresh = shown & (slot.carried < 0) & (taken < 0)
+        ids = np.where(given, -1, np.where(slot.carried >= 0, slot.carried, taken))
+        ids[fresh] = next_id + np.arange(int(fresh.sum()))
+        next_id += int(fresh.sum())
+        bank_ids.append(ids)
+    return bank_ids, bank_ids, next_id, None
+
+
+def _tracked(frame, threshold, settings, previous):
+    """Per slot: shown IDs (``SUPPRESSED`` for duplicates) and bank IDs from the tracker; its new Tracks."""
+    shown_ids, bank_ids, tracks, next_id = [], [], [], frame.first_id
+    if not frame.carried_any or previous is None or len(previous) != len(frame.slots):
+        previous = [tracker.Tracks() for _ in frame.slots]
+    for slot, before in zip(frame.slots, previous):
+        result = tracker.step(slot, before, settings, threshold, next_id)
+        next_id += result.fresh
+        shown = result.ids >= 0
+        taken_elsewhere = ~shown & np.isin(slot.carried, result.ids[shown])  # an ID shows on one query only
+        bank = np.where(shown, result.ids, np.where(taken_elsewhere | result.suppressed, -1, slot.carried))
+        shown_ids.append(np.where(result.suppressed, id_settings.SUPPRESSED, bank))
+        bank_ids.append(bank)
+        tracks.append(result.tracks)
+    return shown_ids, bank_ids, next_id, tracks
+
+
+def assign_ids(wrapped, instance, args, kwargs):
     import torch
 
-    gate = getattr(instance, continuity.BANK_ATTRIBUTE, 0.0)  # a bank the head did not hand a gate: TAO's own IDs
-    if not gate or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # an export carries no frames
-        return wrapped(*args, **kwargs)
+    settings = getattr(instance, id_settings.BANK_ATTRIBUTE, None)  # a bank the head did not set up: TAO's own IDs
+    if settings is None or not settings.active or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return wrapped(*args, **kwargs)  # an export carries no frames
     bound = inspect.signature(wrapped).bind(*args, **kwargs)
     logits, anchor, threshold = (bound.arguments.get(name) for name in ("confidence", "anchor", "threshold"))
-    carried = instance.instance_id
-    carried = None if carried is None else carried.clone()
-    first_new = instance.prev_id + 0  # a copy: TAO adds to its tensor in place
+    if anchor is None or threshold is None:
+        return wrapped(*args, **kwargs)
+    frame = id_frame.read(instance, logits, anchor, instance.instance_id)  # before TAO's call changes the bank
     ids = wrapped(*args, **kwargs)
-    if anchor is None or threshold is None or carried is None or carried.shape[0] != ids.shape[0]:
-        return ids  # nothing carried (a scene's first frame), or nothing TAO would leave unshown
-    corrected, still_new = continuity.inherit(ids, carried, logits, anchor, threshold, gate)
-    instance.prev_id = first_new + still_new
+    if settings.tracking:
+        shown, bank, next_id, tracks = _tracked(frame, threshold, settings, getattr(instance, TRACKS_ATTRIBUTE, None))
+    elif frame.carried_any:
+        shown, bank, next_id, tracks = _continuity(frame, threshold, settings.id_continuity_gate)
+    else:
+        return ids  # a scene's first frame: nothing carried, TAO's IDs are the continuity rule's
+    out = torch.as_tensor(np.stack(shown), dtype=ids.dtype, device=ids.device)
+    carried = torch.as_tensor(np.stack(bank), dtype=ids.dtype, device=ids.device)
     if instance.num_temp_instances > 0:
-        instance.update_instance_id(corrected, logits.max(dim=-1).values.sigmoid())
-    return ids.copy_(corrected)
+        instance.update_instance_id(carried, logits.detach().max(dim=-1).values.sigmoid())
+    setattr(instance, TRACKS_ATTRIBUTE, tracks)
+    counter = instance.prev_id
+    instance.prev_id = torch.as_tensor(next_id, dtype=counter.dtype, device=counter.device) \
+        if isinstance(counter, torch.Tensor) else next_id  # last: the bank's counter
+    return out
 
 
 PATCH = MethodPatch(
-    title="track IDs carried over within a gate",
+    title="track IDs: continuity or a tracker's life cycle",
     modules=("nvidia_tao_pytorch.cv.sparse4d.model.instance_bank",),
     qualname="InstanceBank.get_instance_id",
     known=versions.known_code("InstanceBank.get_instance_id"),
-    wrapper=carry_ids,
+    wrapper=assign_ids,
     component="id_continuity",
 )

@@ -1,19 +1,20 @@
 """Targets: TAO's schema dataclasses that receive the plugin's spec keys.
 
-``SchemaFieldPatch`` adds one field to one config dataclass so TAO's Hydra
-schema accepts the key in a spec and as an override, while every other unknown
+``SchemaFieldPatch`` adds fields to one config dataclass so TAO's Hydra
+schema accepts the keys in a spec and as overrides, while every other unknown
 key is still rejected. TAO's ``DATACLASS_FIELD`` captures default instances of
 these classes at import, so a subclass rebound on the module would never be
 seen: the existing class is extended in place, and the originals are kept for
 ``revert``.
 
-Two keys: ``model.head.loss.cls.background_supervision`` (core: the fix's mode)
-and ``model.head.instance_bank.id_continuity_gate`` (side ``id_continuity``).
+The keys: ``model.head.loss.cls.background_supervision`` (core: the fix's mode)
+and the track-ID keys of ``model.head.instance_bank`` (side ``id_continuity``;
+``runtime.id_settings``).
 """
 import dataclasses
 from typing import Callable, Mapping, Optional, Tuple
 
-from tao_sparse4d_fix.runtime import continuity, modes, versions
+from tao_sparse4d_fix.runtime import id_settings, modes, versions
 from tao_sparse4d_fix.runtime.patches._base import Patch, Recognition
 
 _SAVED = "_tao_sparse4d_fix_saved"
@@ -33,14 +34,19 @@ def _copy(field):
 
 
 @dataclasses.dataclass(frozen=True)
-class SchemaFieldPatch(Patch):
-    """Add the field ``name`` to the dataclass ``qualname`` of TAO's schema, in place."""
-
-    qualname: str  # the dataclass
-    name: str  # the field added
+class NewField:
+    name: str
     annotation: type
     default: object
     make_field: Callable  # make_field(schema_module) -> TAO's *_FIELD for the new key
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaFieldPatch(Patch):
+    """Add ``fields`` to the dataclass ``qualname`` of TAO's schema, in place."""
+
+    qualname: str  # the dataclass
+    fields: Tuple[NewField, ...]
     stock_fields: Mapping[Tuple[str, ...], str]  # the dataclass's own fields -> the releases that ship them
     title: str
     component: Optional[str] = None
@@ -57,7 +63,8 @@ class SchemaFieldPatch(Patch):
         cls = getattr(module, self.qualname, None)
         if cls is None or not dataclasses.is_dataclass(cls):
             return Recognition(False, f"{self.qualname} is missing")
-        names = tuple(f.name for f in dataclasses.fields(cls) if f.name != self.name or not self.is_applied(module))
+        added = {f.name for f in self.fields} if self.is_applied(module) else set()
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in added)
         if names in self.stock_fields:
             return Recognition(True, f"stock schema of TAO {self.stock_fields[names]}")
         return Recognition(False, f"unknown schema fields: {', '.join(names)}")
@@ -70,14 +77,16 @@ class SchemaFieldPatch(Patch):
             return
         cls = getattr(module, self.qualname)
         specs = [(f.name, f.type, _copy(f)) for f in dataclasses.fields(cls)]
-        extended = dataclasses.make_dataclass(self.qualname, specs + [(self.name, self.annotation, self.make_field(module))])
+        extended = dataclasses.make_dataclass(
+            self.qualname, specs + [(f.name, f.annotation, f.make_field(module)) for f in self.fields])
         saved = {name: vars(cls)[name] for name in _REPLACED if name in vars(cls)}
         saved["__annotations__"] = dict(cls.__annotations__)
         for name in _REPLACED:
             if name in vars(extended):
                 setattr(cls, name, vars(extended)[name])
-        cls.__annotations__[self.name] = self.annotation
-        setattr(cls, self.name, self.default)
+        for f in self.fields:
+            cls.__annotations__[f.name] = f.annotation
+            setattr(cls, f.name, f.default)
         setattr(cls, _SAVED, saved)
 
     def revert(self, module):
@@ -86,7 +95,8 @@ class SchemaFieldPatch(Patch):
         cls = getattr(module, self.qualname)
         saved = vars(cls)[_SAVED]
         delattr(cls, _SAVED)
-        delattr(cls, self.name)
+        for f in self.fields:
+            delattr(cls, f.name)
         cls.__annotations__.clear()
         cls.__annotations__.update(saved.pop("__annotations__"))
         for name, value in saved.items():
@@ -95,34 +105,34 @@ class SchemaFieldPatch(Patch):
 
 PATCH = SchemaFieldPatch(
     qualname="Sparse4DLossClsConfig",
-    name=modes.FIELD,
-    annotation=str,
-    default=modes.DEFAULT,
-    make_field=lambda schema: schema.STR_FIELD(
+    fields=(NewField(modes.FIELD, str, modes.DEFAULT, lambda schema: schema.STR_FIELD(
         value=modes.DEFAULT,
         default_value=modes.DEFAULT,
         valid_options=",".join(modes.MODES),
         description="Which classification rows get loss (tao-sparse4d-fix)",
         display_name="Background supervision",
-    ),
+    )),),
     stock_fields=versions.known_schema("Sparse4DLossClsConfig"),
     title=f"spec key {modes.CONFIG_KEY}",
 )
 
-CONTINUITY_PATCH = SchemaFieldPatch(
+
+def _track_field(key):
+    """The schema field of one track-ID key, as TAO declares its own (valid range or options in the metadata)."""
+    def make(schema):
+        common = dict(value=key.default, default_value=key.default, display_name=key.name.replace("_", " "),
+                      description=f"{key.description} (tao-sparse4d-fix)")
+        if key.options:
+            return schema.STR_FIELD(valid_options=",".join(key.options), **common)
+        maker = schema.INT_FIELD if key.kind is int else schema.FLOAT_FIELD
+        return maker(valid_min=key.low, valid_max=key.high, **common)
+    return NewField(key.name, key.kind, key.default, make)
+
+
+TRACK_ID_PATCH = SchemaFieldPatch(
     qualname="Sparse4DInstanceBankConfig",
-    name=continuity.FIELD,
-    annotation=float,
-    default=continuity.DEFAULT,
-    make_field=lambda schema: schema.FLOAT_FIELD(
-        value=continuity.DEFAULT,
-        default_value=continuity.DEFAULT,
-        valid_min=0,
-        valid_max=continuity.MAX_GATE,
-        description="Metres within which a fresh detection takes a carried track's ID; 0: TAO's own IDs (tao-sparse4d-fix)",
-        display_name="ID continuity gate",
-    ),
+    fields=tuple(_track_field(key) for key in id_settings.KEYS),
     stock_fields=versions.known_schema("Sparse4DInstanceBankConfig"),
-    title=f"spec key {continuity.CONFIG_KEY}",
+    title=f"spec keys {id_settings.NODE}.{{{','.join(key.name for key in id_settings.KEYS)}}}",
     component="id_continuity",
 )
