@@ -165,10 +165,6 @@ class MethodPatch(Patch):
             setattr(owner, attribute, owner.__dict__[attribute].__wrapped__)
 
 
-class _StockRaised(Exception):
-    """Carries an exception raised by TAO's own code through a side patch's wrapper."""
-
-
 @dataclass
 class _SidePatchHealth:
     """Set once a side patch's own code has raised: TAO's stock code runs from then on."""
@@ -182,6 +178,7 @@ class _StockCall:
 
     returned: bool = False
     result: Any = None
+    raised: Optional[BaseException] = None  # what TAO's own code raised, passed on as it is
 
 
 def _falls_back_to_stock(wrapper, target):
@@ -201,18 +198,19 @@ def _falls_back_to_stock(wrapper, target):
         def stock(*stock_args, **stock_kwargs):
             try:
                 call.result = wrapped(*stock_args, **stock_kwargs)
-            except Exception as error:
-                raise _StockRaised() from error
+            except BaseException as error:
+                call.raised = error
+                raise
             call.returned = True
             return call.result
 
         try:
             return wrapper(stock, instance, args, kwargs)
-        except _StockRaised as carried:
-            raise carried.__cause__ from None
         except PluginError:
             raise
         except Exception as error:
+            if error is call.raised:
+                raise  # TAO's own exception, its cause and context untouched
             health.failure = error
             run_log.warn(f"{target} (side patch) failed: {error!r}; TAO's stock code runs from now on")
             return call.result if call.returned else wrapped(*args, **kwargs)

@@ -15,10 +15,14 @@ run here). When it is on, TAO's objects are made to agree with the decision:
   own sampler without it, so the spec's value never reached the loss.
 
 When alignment is off nothing is touched: TAO runs as stock. The other
-targets of ``temporal_align`` act only while these flags are on.
+targets of ``temporal_align`` act only while these flags are on. The head's
+flag is set only when its ``forward`` patch (head_forward) is applied: without
+it TAO 6.25-7.2's head raises at the first step, so the run is stopped here.
 """
 from tao_sparse4d_fix.runtime import temporal_align, versions
-from tao_sparse4d_fix.runtime.patches._base import MethodPatch
+from tao_sparse4d_fix.runtime.patches._base import MethodPatch, UnsupportedTaoCode, is_patched
+
+HEAD_METHOD = "forward"  # head_forward's target: the head finds its data indices only through it
 
 
 def _experiment_spec(args, kwargs):
@@ -30,6 +34,13 @@ def align_as_decided(wrapped, instance, args, kwargs):
     wrapped(*args, **kwargs)
     if alignment.on:
         head = instance.model.head
+        if not is_patched(vars(type(head)).get(HEAD_METHOD)):
+            raise UnsupportedTaoCode(
+                f"tao-sparse4d-fix: {temporal_align.SWITCH}=true needs "
+                f"{type(head).__module__}.{type(head).__qualname__}.{HEAD_METHOD} patched, and it is not in "
+                f"nvidia-tao-pytorch {versions.tao_version()} (see the plugin's status table); the run is stopped "
+                "so that it does not train with half of temporal alignment."
+            )
         head.use_temporal_align = True
         head.instance_bank.use_temporal_align = True
         head.sampler.use_temporal_align = True
