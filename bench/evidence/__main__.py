@@ -120,20 +120,18 @@ def run_repeats(work, cfg, keep):
             scratch_arms = {m: scratch_runs[(r, m)].result() for m in config.MODES}
             transfer_arms = {m: finetunes[(r, m)].result() for m in config.MODES}
             transfer_arms[config.RESCUE] = rescues[r].result()
-            points = [(m, run["results"], str(runs.final_checkpoint(run["results"]))) for m, run in scratch_arms.items()]
-            log_dir = reps[r]
-            runs.log(f"repeat {r}: inference on held-out scenes")
-            wall = runs.infer(points, reps[r] / "data_heldout", reps[r] / "scratch" / "infer", log_dir / "infer_scratch.log",
-                              continuity_gate=0.0)  # TAO's own track IDs, as published
-            points = []
+            # one inference process for both scenarios (one TAO start-up), TAO's own track IDs as published
+            points = [(f"scratch/infer/{m}", run["results"], str(runs.final_checkpoint(run["results"])))
+                      for m, run in scratch_arms.items()]
             for arm, run in transfer_arms.items():
                 if arm in config.CURVE_ARMS or arm == config.RESCUE:
-                    points += curve_points(arm, run, curve)
+                    points += [(f"transfer/infer/{n}", *rest) for n, *rest in curve_points(arm, run, curve)]
                 else:
-                    points.append((arm, run["results"], str(runs.final_checkpoint(run["results"]))))
-            wall += runs.infer(points, reps[r] / "data_heldout", reps[r] / "transfer" / "infer", log_dir / "infer_transfer.log",
-                               continuity_gate=0.0)
-            if not keep:  # TAO's checkpoints, ~0.9 GB each
+                    points.append((f"transfer/infer/{arm}", run["results"], str(runs.final_checkpoint(run["results"]))))
+            runs.log(f"repeat {r}: inference on held-out scenes")
+            wall = runs.infer(points, reps[r] / "data_heldout", reps[r], reps[r] / "infer_scratch_transfer.log",
+                              continuity_gate=0.0)
+            if not keep and not cfg.get("share_trainings"):  # TAO's checkpoints, ~0.9 GB each (QUICK: at the end)
                 for run in [*scratch_arms.values(), *transfer_arms.values()]:
                     for ckpt in Path(run["results"]).rglob("*.pth"):
                         ckpt.unlink()
@@ -145,13 +143,15 @@ def run_repeats(work, cfg, keep):
         return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
 
 
-def run_temporal(work, cfg, align=False):
+def run_temporal(work, cfg, align=False, tracker=None):
     """The temporal scenario (``align``: temporal_align): per repeat a corrected base on crossing scenes, the three
-    fine-tunes, the rescue; held-out inference with TAO's own IDs and with the plugin's ID continuity.
+    fine-tunes, the rescue; held-out inference with TAO's own IDs and with the plugin's ID continuity, and (temporal,
+    ``tracker``: arm names of config.TRACKER_ARMS) the tracker scenario's arms, all in one inference process per repeat.
 
-    Final checkpoints only (no curves), kept: ``main`` deletes them once both temporal scenarios are done. temporal_align reuses the temporal scenario's data and bases (trained here
-    if absent) and fine-tunes ``config.ALIGN_MODES`` only, with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are
-    submitted in dependency order.
+    Final checkpoints only (no curves), kept: ``main`` deletes them once every temporal scenario is done. temporal_align
+    reuses the temporal scenario's data and bases (trained here if absent) and fine-tunes ``config.ALIGN_MODES`` and the
+    rescue with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are submitted in dependency
+    order. Returns (the section's repeats, the tracker section's repeats or None).
     """
     repeats = cfg["temporal_repeats"]
     reps = [work / f"repeat{r}" / "temporal" for r in range(repeats)]
@@ -165,8 +165,7 @@ def run_temporal(work, cfg, align=False):
                     ("data_finetune", config.TEMPORAL_FINETUNE_DATA_SEED,
                      runs.scenes_for(max(cfg["finetune_steps"], cfg["rescue_steps"]), cfg), cfg["train_frames"]),
                     ("data_heldout", config.TEMPORAL_HELDOUT_SEED, cfg["test_scenes"], cfg["temporal_test_frames"])):
-                if not (reps[r] / name / "val.pkl").exists():  # the other temporal scenario may have made it
-                    runs.generate(reps[r] / name, seed + r, scenes, frames, cfg, temporal=True)
+                runs.generate(reps[r] / name, seed + r, scenes, frames, cfg, temporal=True)  # once for both scenarios
 
         made = [pool.submit(data, r) for r in range(repeats)]
 
@@ -190,20 +189,66 @@ def run_temporal(work, cfg, align=False):
             return runs.train(arm_dirs[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
                               cfg, config.RUN_SEED + r, pretrained=spoiled, extra_overrides=overrides)
 
-        rescues = [None if align else pool.submit(rescue, r) for r in range(repeats)]
+        rescues = [pool.submit(rescue, r) if "original" in modes else None for r in range(repeats)]
 
         def infer(r):
             arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in modes}}
             if rescues[r] is not None:
                 arms[config.RESCUE] = rescues[r].result()
-            runs.log(f"repeat {r} {arm_dirs[r].name}: inference on held-out crossing scenes, TAO's IDs and continuity")
-            points = [(a, run["results"], str(runs.final_checkpoint(run["results"]))) for a, run in arms.items()]
-            out = arm_dirs[r] / "infer"
-            wall = runs.infer(points, reps[r] / "data_heldout", out, arm_dirs[r] / "infer.log", continuity_gate=0.0)
-            wall += runs.infer(points, reps[r] / "data_heldout", out / "continuity", arm_dirs[r] / "infer_continuity.log",
-                               continuity_gate=config.CONTINUITY_GATE)
-            return {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(out),
-                    "inference_wall_s": wall}
+            section = arm_dirs[r].name
+            points = []
+            for a, run in arms.items():
+                ckpt = str(runs.final_checkpoint(run["results"]))
+                points += [(f"{section}/infer/{a}", run["results"], ckpt, {"id_continuity_gate": 0.0}),
+                           (f"{section}/infer/continuity/{a}", run["results"], ckpt,
+                            {"id_continuity_gate": config.CONTINUITY_GATE})]
+            tracked = tracker_points(work, r, tracker) if tracker else None
+            what = "TAO's IDs and continuity" + (f", {len(tracked['points'])} tracker arms" if tracked else "")
+            runs.log(f"repeat {r} {section}: inference on held-out crossing scenes, {what}")
+            wall = runs.infer(points + (tracked["points"] if tracked else []), reps[r] / "data_heldout", work / f"repeat{r}",
+                              arm_dirs[r] / "infer.log")
+            rep = {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(arm_dirs[r] / "infer"),
+                   "inference_wall_s": wall}
+            return rep, (dict(tracked["section"], inference_wall_s=wall) if tracked else None)
+
+        done = [f.result() for f in [pool.submit(infer, r) for r in range(repeats)]]
+    return [rep for rep, _ in done], ([t for _, t in done] if tracker else None)
+
+
+def tracker_points(work, r, arms):
+    """The tracker scenario's inference points of repeat ``r``: each arm's fine-tune (the temporal scenario's final
+    checkpoint, from its record) with the arm's instance-bank settings; arms whose fine-tune has no record are named
+    ``not_run``."""
+    temporal = work / f"repeat{r}" / "temporal"
+    points, section = [], {"repeat": r, "infer": str(work / f"repeat{r}" / "tracker" / "infer"), "arms": {},
+                           "not_run": {}}
+    base = temporal / "base.record.json"
+    section["base"] = json.loads(base.read_text()) if base.exists() else None
+    for arm in arms:
+        finetune, bank, _ = config.TRACKER_ARMS[arm]
+        record = temporal / f"{finetune}.record.json"
+        if not record.exists():
+            section["not_run"][arm] = f"no {finetune} fine-tune in {temporal} (its training record is missing)"
+            continue
+        run = json.loads(record.read_text())
+        section["arms"][arm] = {"finetune": finetune, "bank": bank, "run": run}
+        points.append((f"tracker/infer/{arm}", run["results"], str(runs.final_checkpoint(run["results"])), bank))
+    return {"points": points, "section": section}
+
+
+def run_tracker(work, cfg, arms):
+    """The tracker scenario alone (the temporal scenario's fine-tunes already trained in ``work``): one inference
+    process per repeat for its arms."""
+    repeats = cfg["temporal_repeats"]
+    with ThreadPoolExecutor(cfg["parallel"]) as pool:
+        def infer(r):
+            tracked = tracker_points(work, r, arms)
+            wall = 0.0
+            if tracked["points"]:
+                runs.log(f"repeat {r} tracker: inference of {len(tracked['points'])} arms on held-out crossing scenes")
+                wall = runs.infer(tracked["points"], work / f"repeat{r}" / "temporal" / "data_heldout", work / f"repeat{r}",
+                                  work / f"repeat{r}" / "tracker_infer.log")
+            return dict(tracked["section"], inference_wall_s=wall)
 
         return [f.result() for f in [pool.submit(infer, r) for r in range(repeats)]]
 
@@ -216,7 +261,8 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true", help="keep every checkpoint (~0.9 GB each)")
     p.add_argument("--scenarios", default=",".join(config.SCENARIOS),
                    help="comma-separated, of: " + ", ".join(config.SCENARIOS) + " (scratch and transfer run together; "
-                   "temporal and temporal_align alone add their sections to an existing results.json)")
+                   "temporal, temporal_align and tracker alone add their sections to an existing results.json; "
+                   "tracker infers the temporal scenario's fine-tunes found in --workdir)")
     a = p.parse_args(argv)
     scenarios = {name.strip() for name in a.scenarios.split(",") if name.strip()}
     unknown = sorted(scenarios - set(config.SCENARIOS))
@@ -237,7 +283,11 @@ def main(argv=None):
             "scratch_reasons": config.SCRATCH_REASONS, "transfer_reasons": config.TRANSFER_REASONS,
             "temporal_reasons": config.TEMPORAL_REASONS, "temporal_align_reasons": config.TEMPORAL_ALIGN_REASONS,
             "continuity_reasons": config.CONTINUITY_REASONS, "tracking_validity_rule": config.TRACKING_VALIDITY_RULE,
-            "decision_rule": config.DECISION_RULE, "scenarios": sorted(scenarios),
+            "decision_rule": config.TRACKER_DECISION_RULE, "previous_decision_rule": config.DECISION_RULE,
+            "tracker_reasons": config.TRACKER_REASONS, "field_metrics_reasons": config.FIELD_METRICS_REASONS,
+            "tracker_arms": {name: {"finetune": ft, "bank": bank, "why": why}
+                             for name, (ft, bank, why) in config.TRACKER_ARMS.items()},
+            "scenarios": sorted(scenarios),
             "command": "python3 bench/evidence" + (" --quick" if a.quick else "")
             + ("" if scenarios == set(config.SCENARIOS) else f" --scenarios {','.join(sorted(scenarios))}"),
             "seeds": {"base_data": config.BASE_DATA_SEED, "finetune_data": config.FINETUNE_DATA_SEED,
@@ -246,19 +296,56 @@ def main(argv=None):
                       "temporal_heldout_data": config.TEMPORAL_HELDOUT_SEED, "train.seed": config.RUN_SEED,
                       "plus": "repeat index"},
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    runs.PROVENANCE.update(commit=commit, started=info["started"])
     runs.log(f"workdir {work}; out {out}; {'QUICK' if a.quick else 'FULL'} {cfg}")
 
     runs.testenv.ensure([config.TAO])
     py_metrics = runs.metrics_venv()
     runs.tiny.backbone_checkpoint(config.TAO)
-    info["repeats"] = run_repeats(work, cfg, a.keep) if "transfer" in scenarios else []
-    info["temporal"] = run_temporal(work, cfg) if "temporal" in scenarios else []
-    info["temporal_align"] = run_temporal(work, cfg, align=True) if "temporal_align" in scenarios else []
-    if not a.keep:  # temporal_align fine-tunes the temporal bases: their checkpoints go last
-        for rep in info["temporal"] + info["temporal_align"]:
-            for run in rep["arms"]:
-                for ckpt in Path(run["results"]).rglob("*.pth"):
-                    ckpt.unlink()
+    tracker_arms = list(cfg.get("tracker_arms") or config.TRACKER_ARMS) if "tracker" in scenarios else None
+
+    def temporal_scenarios():
+        aligned = lambda: run_temporal(work, cfg, align=True)[0] if "temporal_align" in scenarios else []  # noqa: E731
+        tracked, side = None, None
+        if cfg.get("share_trainings"):  # QUICK: both side by side (FULL: one after the other, 2 processes at a time)
+            side = ThreadPoolExecutor(1)
+            align_job = side.submit(aligned)
+        if "temporal" in scenarios:  # the tracker's arms ride in the temporal scenario's inference processes
+            info["temporal"], tracked = run_temporal(work, cfg, tracker=tracker_arms)
+        else:
+            info["temporal"] = []
+        info["temporal_align"] = align_job.result() if side else aligned()
+        if side:
+            side.shutdown()
+        if tracker_arms and tracked is None:
+            tracked = run_tracker(work, cfg, tracker_arms)
+        info["tracker"] = tracked or []
+
+    if cfg.get("share_trainings"):  # QUICK: per repeat one TAO training from scratch and one fine-tune, the rest reuse them
+        for r in range(max(cfg["repeats"] if "transfer" in scenarios else 0,
+                           cfg["temporal_repeats"] if scenarios & {"temporal", "temporal_align"} else 0)):
+            rep = (work / f"repeat{r}").resolve()
+            scratch = "scratch/corrected" if "transfer" in scenarios else "temporal/base"
+            finetune = ("transfer/original" if "transfer" in scenarios else "temporal/original" if "temporal" in scenarios
+                        else "temporal_align/original")
+            runs.SHARE_OWNERS[("scratch", rep)] = rep / f"{scratch}.record.json"
+            runs.SHARE_OWNERS[("finetune", rep)] = rep / f"{finetune}.record.json"
+            if "temporal_align" in scenarios:  # alignment's fine-tune is its own TAO run (the override is what it shows)
+                runs.SHARE_OWNERS[(runs.share_kind(True, config.ALIGN_OVERRIDES), rep)] = (
+                    rep / "temporal_align" / "original.record.json")
+    if cfg.get("share_trainings"):  # QUICK: both families side by side (their trainings are shared)
+        with ThreadPoolExecutor(2) as pool:
+            family = pool.submit(temporal_scenarios)
+            info["repeats"] = run_repeats(work, cfg, a.keep) if "transfer" in scenarios else []
+            family.result()
+    else:
+        info["repeats"] = run_repeats(work, cfg, a.keep) if "transfer" in scenarios else []
+        temporal_scenarios()
+    if not a.keep:  # temporal_align and tracker use the temporal checkpoints: they go last (QUICK: every one)
+        for ckpt in (work.rglob("*.pth") if cfg.get("share_trainings") else
+                     (c for rep in info["temporal"] + info["temporal_align"] for run in rep["arms"]
+                      for c in Path(run["results"]).rglob("*.pth"))):
+            ckpt.unlink()
     info["train_wall_s"] = sum(run["wall_s"] for rep in info["repeats"] for scenario in ("scratch", "transfer")
                                for run in rep[scenario]["arms"]) + sum(
         run["wall_s"] for section in ("temporal", "temporal_align") for rep in info[section] for run in rep["arms"]
@@ -271,7 +358,7 @@ def main(argv=None):
     if info["repeats"]:
         subprocess.run([str(py_metrics), "-m", "bench.evidence.report", "--info", str(work / "run_info.json"),
                         "--out", str(out)], check=True, env=runs.clean_env(), cwd=runs.REPO)
-    if info["temporal"] or info["temporal_align"]:
+    if info["temporal"] or info["temporal_align"] or info["tracker"]:
         subprocess.run([str(py_metrics), "-m", "bench.evidence.temporal_report", "--info", str(work / "run_info.json"),
                         "--out", str(out)], check=True, env=runs.clean_env(), cwd=runs.REPO)
     runs.log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")

@@ -456,8 +456,9 @@ def main(argv=None):
         "run": info,
     }
     previous = out / "results.json"
-    if previous.exists() and "temporal" in json.loads(previous.read_text()):  # temporal_report.py's section stays
-        results["temporal"] = json.loads(previous.read_text())["temporal"]
+    if previous.exists():  # temporal_report.py's sections stay
+        kept = json.loads(previous.read_text())
+        results.update({k: kept[k] for k in ("temporal", "temporal_align", "tracker", "tracking_decision") if k in kept})
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     for f in figs.values():
         print(f"wrote {f} ({f.stat().st_size / 1024:.0f} KB)")

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from bench.evidence import config
 from harness import testenv, tiny
 
 LATEST = "sparse4d_model_latest.pth"
+
+
+# The commit and start time of the invocation that runs inference (set by __main__), written into every inference
+# record by infer.py: a record names the run that computed it, never a later resume that only re-read it.
+PROVENANCE = {"commit": None, "started": None}
+# QUICK's shared trainings (``cfg["share_trainings"]``): per repeat, one training of each kind (from scratch / from a
+# checkpoint) runs TAO, the one whose record path __main__ names in SHARE_OWNERS[(kind, repeat dir)]; every other
+# training of that kind and repeat waits for it and reuses its run (record ``alias_of``).
+SHARE_OWNERS = {}
+_INFERRED, _INFERRED_LOCK = {}, threading.Lock()  # (data, checkpoint file, settings) -> (out, name) inferred
+_SHARED, _SHARED_LOCK = {}, threading.Lock()
 
 
 def log(msg):
@@ -43,10 +55,18 @@ def clean_env():
     return env
 
 
+# Installed after bench/requirements.txt without their declared dependencies: TrackEval (HOTA, DetA, AssA; the
+# maintained PyPI release of Luiten's code) declares numpy>=2.3 for Python >= 3.11 while nuscenes-devkit 1.2.0 needs
+# numpy<2. Its metric classes use numpy, scipy's linear_sum_assignment and, on import, pycocotools, Pillow and
+# matplotlib, all pinned in bench/requirements.txt; tests/bench/test_tracking_metrics.py checks it on known answers.
+NO_DEPS = ("trackeval==1.3.0",)
+
+
 def metrics_venv():
-    """Venv with nuscenes-devkit and its declared deps (bench/requirements.txt), cached by its hash."""
+    """Venv with nuscenes-devkit and its declared deps (bench/requirements.txt) and ``NO_DEPS``, cached by their hash."""
     req = REPO / "bench" / "requirements.txt"
-    key = hashlib.sha256(req.read_bytes() + testenv._python_version(testenv.PYTHON).encode()).hexdigest()[:16]
+    key = hashlib.sha256(req.read_bytes() + " ".join(NO_DEPS).encode()
+                         + testenv._python_version(testenv.PYTHON).encode()).hexdigest()[:16]
     venv = testenv.cache_root() / f"evidence-venv-{key}"
     if not (venv / ".ok").exists():
         log(f"building the metrics venv {venv}")
@@ -54,6 +74,8 @@ def metrics_venv():
         subprocess.run([testenv.PYTHON, "-m", "venv", str(venv)], check=True, env=clean_env())
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "-r", str(req)], check=True, env=clean_env())
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--no-deps", *NO_DEPS], check=True, env=clean_env())
         (venv / ".ok").write_text(key)
     return venv / "bin" / "python"
 
@@ -72,8 +94,21 @@ def harness(cmd, log_path=None, extra_env=None, cwd=None, threads=1):
         raise RuntimeError(f"command failed ({done.returncode}): {' '.join(map(str, cmd))}\n" + "\n".join(tail))
 
 
+_GENERATE_LOCKS, _GENERATE_LOCK = {}, threading.Lock()
+
+
 def generate(out, seed, scenes, frames, cfg, temporal=False):
-    """The set-up's scenes; ``temporal``: the crossing scenes of the temporal scenario."""
+    """The set-up's scenes; ``temporal``: the crossing scenes of the temporal scenario. Made once: a second call for
+    the same folder (both temporal scenarios side by side) waits for the first; a folder with its val.pkl is kept."""
+    with _GENERATE_LOCK:
+        lock = _GENERATE_LOCKS.setdefault(str(Path(out).resolve()), threading.Lock())
+    with lock:
+        if (Path(out) / "val.pkl").exists():  # made before (synthetic_data writes val.pkl last), or by another scenario
+            return
+        _generate(out, seed, scenes, frames, cfg, temporal)
+
+
+def _generate(out, seed, scenes, frames, cfg, temporal=False):
     kwargs = dict(seed=seed, scenes=scenes, frames=frames, cameras=cfg["cameras"], width=cfg["width"],
                   height=cfg["height"], objects=list(cfg["objects"]), num_anchors=cfg["anchors"], ground=cfg["ground"],
                   area=cfg["area"], camera_radius=cfg["camera_radius"], camera_height=cfg["camera_height"])
@@ -127,6 +162,43 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
     if checkpoint_every:
         overrides += ["train.checkpoint_interval_unit=step", f"train.checkpoint_interval={checkpoint_every}"]
     where = f"{run_dir.parent.name} {run_dir.name}"
+    kind = share_kind(pretrained, extra_overrides)
+    owner_path = SHARE_OWNERS.get((kind, run_dir.parent.resolve()))
+    if cfg.get("share_trainings") and owner_path is not None:
+        owner = record_path.resolve() == Path(owner_path).resolve()
+        with _SHARED_LOCK:
+            first = _SHARED.setdefault((kind, run_dir.parent.resolve()), {"event": threading.Event(), "record": None})
+            if owner and first.get("claimed"):  # the same run asked for twice (both temporal scenarios' base)
+                owner = False
+            elif owner:
+                first["claimed"] = True
+        if not owner:
+            first["event"].wait()
+            if first["record"] is None:
+                raise RuntimeError(f"{where} {name}: the shared {kind} training it reuses failed")
+            log(f"{where} train {name}: QUICK, reuses {first['record']['results']}")
+            record = dict(first["record"], name=name, mode=mode, alias_of=first["record"]["results"],
+                          command=f"(QUICK: not trained; reuses the {kind} run {first['record']['name']})")
+            record_path.write_text(json.dumps(record))
+            return record
+        try:
+            record = _train(run_dir, name, mode, steps, data, cfg, seed, pretrained, checkpoint_every, checkpoint,
+                            threads, extra_overrides, spec, overrides, where, results, probe, record_path)
+            first["record"] = record
+            return record
+        finally:
+            first["event"].set()
+    return _train(run_dir, name, mode, steps, data, cfg, seed, pretrained, checkpoint_every, checkpoint, threads,
+                  extra_overrides, spec, overrides, where, results, probe, record_path)
+
+
+def share_kind(pretrained, extra_overrides=()):
+    """QUICK's sharing key of a training: from scratch or fine-tune, with its extra overrides (alignment)."""
+    return ("finetune" if pretrained else "scratch") + "".join(f" {o}" for o in extra_overrides)
+
+
+def _train(run_dir, name, mode, steps, data, cfg, seed, pretrained, checkpoint_every, checkpoint, threads,
+           extra_overrides, spec, overrides, where, results, probe, record_path):
     log(f"{where} train {name}: {steps} steps ({mode}{', from ' + Path(pretrained).parents[1].name if pretrained else ''})")
     t0 = time.time()
     harness(["sparse4d", "train", "-e", str(spec), *overrides], run_dir / f"{name}.train.log", {
@@ -146,16 +218,64 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
     return record
 
 
-def infer(points, data, out, log_path, threads=1, continuity_gate=None):
-    """TAO's inference path on the held-out scenes for each ``(name, results_dir, checkpoint)``.
+def infer(points, data, out, log_path, threads=1, continuity_gate=None, bank=None):
+    """TAO's inference path on the held-out scenes for each ``(name, results_dir, checkpoint[, settings])``, in one
+    process (one TAO start-up).
 
-    ``continuity_gate``: the plugin's ID continuity gate (0: TAO's own IDs; None: as the run was trained,
-    the plugin's default unless its spec set one). Skipped when every point's
-    records exist (a resumed run: its checkpoints may be gone)."""
-    if all((Path(out) / f"infer_{n}.json").exists() for n, _, _ in points):
-        return 0.0
-    t0 = time.time()
-    gate = [] if continuity_gate is None else ["--continuity-gate", str(continuity_gate)]
-    harness(["python", str(HERE / "infer.py"), *[f"--arm={n}={r}={c}" for n, r, c in points],
-             "--data", str(data), "--out", str(out), *gate], log_path, {"TAO_SPARSE4D_FIX": "1"}, threads=threads)
-    return time.time() - t0
+    ``bank``: instance-bank settings (``model.head.instance_bank.KEY``: the plugin's ``id_continuity_gate``,
+    ``track_gate``, ...) for every point; a point's own ``settings`` dict adds to them. ``continuity_gate``: shorthand
+    for ``bank={"id_continuity_gate": M}`` (0: TAO's own IDs; neither: as the run was trained). A name ``sub/arm``
+    writes ``out/sub/infer_arm.json``. Skipped when every point's record exists (a resumed run: its checkpoints may be
+    gone). A point with the same checkpoint file, settings and data as one inferred before in this process gets a copy
+    of that record (``copied_from``; inference is deterministic: TAO's eval mode, seed 0). Returns the inference wall
+    time (0.0 when nothing was inferred)."""
+    common = dict(bank or {})
+    if continuity_gate is not None:
+        common["id_continuity_gate"] = continuity_gate
+    points = [(p[0], p[1], p[2], dict(common, **(p[3] if len(p) > 3 and p[3] else {}))) for p in points]
+    points = [p for p in points if not record_path(out, p[0]).exists()]  # a resume infers only what is missing
+    run, copies, seen = [], [], {}
+    for point in points:
+        name, _, ckpt, settings = point
+        key = (str(Path(data).resolve()), str(Path(ckpt).resolve()), json.dumps(settings, sort_keys=True))
+        with _INFERRED_LOCK:
+            earlier = seen.get(key) or _INFERRED.get(key)
+        if earlier:
+            copies.append((name, earlier))
+        else:
+            seen[key] = (Path(out), name)
+            run.append(point)
+    wall = 0.0
+    if run:
+        args = [f"--arm-bank={n}:{k}={v}" for n, _, _, own in run for k, v in own.items()]
+        t0 = time.time()
+        harness(["python", str(HERE / "infer.py"), *[f"--arm={n}={r}={c}" for n, r, c, _ in run],
+                 "--data", str(data), "--out", str(out), "--provenance", json.dumps(PROVENANCE), *args], log_path,
+                {"TAO_SPARSE4D_FIX": "1"}, threads=threads)
+        wall = time.time() - t0
+        with _INFERRED_LOCK:
+            _INFERRED.update({k: v for k, v in seen.items() if record_path(*v).exists()})
+    for name, (src_out, src_name) in copies:
+        source = record_path(src_out, src_name)
+        if not source.exists():  # not run there (a setting TAO's schema lacks): nothing to copy
+            continue
+        record = json.loads(source.read_text())
+        record.update(arm=name, copied_from=str(source))
+        target = record_path(out, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(record))
+        scalars = source.with_name(source.name.replace("infer_", "scalars_", 1))
+        if scalars.exists():
+            shutil.copyfile(scalars, target.with_name(target.name.replace("infer_", "scalars_", 1)))
+        nusc = Path(src_out) / "nusc" / src_name
+        if nusc.exists():
+            shutil.copytree(nusc, Path(out) / "nusc" / name, dirs_exist_ok=True)
+    if copies:
+        log(f"{Path(out).name}: {len(copies)} point(s) copied from identical inferences ({', '.join(n for n, _ in copies)})")
+    return wall
+
+
+def record_path(out, name):
+    """Where infer.py writes the record of point ``name`` (``sub/arm`` -> ``out/sub/infer_arm.json``)."""
+    name = Path(name)
+    return Path(out) / name.parent / f"infer_{name.name}.json"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.evidence import config, figures, metrics, report, validity
+from bench.evidence import config, decision, figures, metrics, report, validity
 
 ARMS = ["original", "corrected", "unmatched_only", "rescue"]
 PAIRS = [("corrected", "original"), ("unmatched_only", "original"), ("corrected", "unmatched_only"),
@@ -28,7 +28,7 @@ TRACK_ROWS = [
     ("ID persistence (consecutive matched frames keeping the ID)", "id_persistence", "{:.3f}", +1),
     ("… consecutive matched frame pairs", "consecutive_matched_pairs", "{:.0f}", 0),
     ("false-positive tracks / frame (tracked, no object within 2 m)", "fp_tracks_per_frame", "{:.1f}", -1),
-    ("… frames each false-positive ID lives", "fp_track_lifetime_frames", "{:.2f}", 0),
+    ("… frames each such false-positive ID lives", "fp_far_track_lifetime_frames", "{:.2f}", 0),
     ("fragments (distinct IDs) / ground-truth track", "fragments_per_gt_track", "{:.2f}", -1),
     ("MOTA at best threshold, class-agnostic (nuscenes-devkit)", "mota", "{:.3f}", +1),
     ("-1 rows / training step (last layer's denoising call)", "minus1_rows_per_step", "{:.2f}", 0),
@@ -64,6 +64,18 @@ def tracking_keys(data):
     return {key: out[key] for key in config.TRACKING_KEYS}
 
 
+def provenance(data):
+    """The commit and start time of the run that computed an inference record (written by infer.py; None in a
+    record from before they were written), and the instance-bank settings it ran with."""
+    return {"commit": data.get("commit"), "started": data.get("started"), "bank": data.get("bank"),
+            "inference_wall_s": data.get("inference_wall_s")}
+
+
+def field_keys(data):
+    """The field's tracking metrics of one inference record (metrics.field_record, without the devkit's raw dict)."""
+    return metrics.field_record(data)
+
+
 def record(infer_dir, arm, run, layers):
     rec = report.point_record(infer_dir, arm, run, layers)
     data = json.loads((Path(infer_dir) / f"infer_{arm}.json").read_text())
@@ -72,11 +84,15 @@ def record(infer_dir, arm, run, layers):
     rec.update(training_diagnostics(validity.read_probe(run["probe"]), layers))
     rec.update(metrics.tracking_validity(data, config.TRACKING_FOLLOW_RATIO, config.TRACKING_MIN_PAIRS))
     rec["mota"] = rec["tracking"]["mota"]
+    rec.update(field_keys(data))  # the devkit's AMOTA / best MOTA as it computes them (a NaN stays NaN)
+    rec.update(provenance(data))
+    if run.get("alias_of"):
+        rec["alias_of"] = run["alias_of"]
     continued = Path(infer_dir) / "continuity" / f"infer_{arm}.json"
     if continued.exists():
         data_on = json.loads(continued.read_text())
-        rec["continuity"] = dict(tracking_keys(data_on), gate=data_on.get("continuity_gate"),
-                                 boxes_identical=metrics.same_boxes(data, data_on))
+        rec["continuity"] = dict(tracking_keys(data_on), **field_keys(data_on), gate=data_on.get("continuity_gate"),
+                                 boxes_identical=metrics.same_boxes(data, data_on), **provenance(data_on))
     return rec
 
 
@@ -107,8 +123,9 @@ def section(info, name, layers):
         runs = {run["arm"]: run for run in rep["arms"]}
         per_repeat.append(report.with_matched_recall(
             {arm: record(rep["infer"], arm, runs[arm], layers) for arm in ["base", *ARMS] if arm in runs}))
-    arms = [arm for arm in ARMS if arm in per_repeat[0]]  # temporal_align: config.ALIGN_MODES only
-    t = {"repeats": len(per_repeat), "base_steps": info["config"]["steps"],
+    arms = [arm for arm in ARMS if all(arm in r for r in per_repeat)]  # the arms whose trainings exist
+    t = {"not_run": [arm for arm in ARMS if arm not in arms], "repeats": len(per_repeat),
+         "base_steps": info["config"]["steps"],
          "finetune_steps": info["config"]["finetune_steps"], "rescue_steps": info["config"]["rescue_steps"],
          "base": [r["base"] for r in per_repeat], "arms": {arm: [r[arm] for r in per_repeat] for arm in arms}}
     everything = {"base": t["base"], **t["arms"]}
@@ -124,52 +141,64 @@ def section(info, name, layers):
     return t
 
 
-def setting_value(rec, key, continued):
-    """``key`` of a record, from its continuity evaluation when ``continued`` (IDs only change there)."""
-    if continued and key in config.TRACKING_KEYS:
-        return (rec.get("continuity") or {}).get(key)
-    return rec.get(key)
-
-
-def decide(sections):
-    """config.DECISION_RULE over every setting against stock (temporal's original fine-tune, TAO's IDs)."""
-    stock, bases = sections["temporal"]["arms"]["original"], sections["temporal"]["base"]
-    out = {}
-    for name, t in sections.items():
-        for arm in (a for a in DECISION_ARMS if a in t["arms"]):
-            for continued in (False, True):
-                if (name, arm, continued) == ("temporal", "original", False):
-                    continue
-                label = f"{arm}{' + alignment' if name == 'temporal_align' else ''}{' + ID continuity' if continued else ''}"
-                out[label] = judge(stock, t["arms"][arm], bases, continued)
+def flat(rec, base, continued=False):
+    """One setting's record of one repeat for the decision: the continuity object's keys over the record's when
+    ``continued`` (IDs change there; boxes, validity and the floor are the checkpoint's)."""
+    out = dict(rec)
+    if continued:
+        out.update(rec.get("continuity") or {})
+    out["base_learned"] = base["learned"] if base else True
     return out
 
 
-def judge(stock, candidate, bases, continued):
-    """One setting's verdict and its per-repeat facts."""
-    repeats, valid, beats, worse = [], True, True, {key: 0 for key, _ in LOSS_KEYS}
-    for s, c, b in zip(stock, candidate, bases):
-        ok = s["learned"] and c["learned"] and b["learned"] and s["tracking_valid"] and c["tracking_valid"]
-        values = {key: (setting_value(s, key, False), setting_value(c, key, continued))
-                  for key in ("id_persistence", "fp_tracks_per_frame", *(k for k, _ in LOSS_KEYS))}
-        recall = min(s["matched_recall"], c["matched_recall"])  # the sections matched recall apart
-        values["fp_per_frame_at_matched_recall"] = tuple(metrics.fp_at_recall(r["_frames"], recall) for r in (s, c))
-        persist, fp_tracks = values["id_persistence"], values["fp_tracks_per_frame"]
-        wins = None not in persist and persist[1] > persist[0] and fp_tracks[1] < fp_tracks[0]
-        for key, direction in LOSS_KEYS:
-            a, c_value = values[key]
-            if a is not None and c_value is not None and (c_value - a) * direction < 0 and not math.isclose(a, c_value):
-                worse[key] += 1
-        valid &= ok
-        beats &= wins
-        repeats.append({"valid": ok, "beats_stock": wins, **{k: {"stock": v[0], "setting": v[1]} for k, v in values.items()}})
-    majority = len(repeats) // 2 + 1
-    loses = [key for key, n in worse.items() if n >= majority]
-    verdict = ("inconclusive" if not valid else "advised" if beats and not loses else "not advised")
-    return {"verdict": verdict, "beats_stock_every_repeat": beats, "loses_on": loses, "repeats": repeats}
+def decision_values(stock, setting):
+    """(stock, setting) per key of the rule, false positives at one matched recall for the two."""
+    keys = [k for k, _ in config.DECISION_WINS] + [k for k, _ in config.DECISION_GUARDS] + ["fp_tracks_all_per_frame"]
+    values = {k: (stock.get(k), setting.get(k)) for k in keys}
+    recall = min(stock["matched_recall"], setting["matched_recall"])
+    values["fp_per_frame_at_matched_recall"] = tuple(
+        float("nan") if v is None else v for v in (metrics.fp_at_recall(r["_frames"], recall) for r in (stock, setting)))
+    values["id_persistence"] = (stock.get("id_persistence"), setting.get("id_persistence"))
+    return values
 
 
-LOSS_KEYS = [("amota", +1), ("ids_per_gt_nuscenes", -1), ("fp_per_frame_at_matched_recall", -1)]
+def decide(sections, tracker=None):
+    """config.TRACKER_DECISION_RULE over every setting against stock (the tracker's ``stock`` arm, else the temporal
+    scenario's original fine-tune with TAO's IDs: the same checkpoint and settings)."""
+    settings = {}  # label -> (per-repeat flat records, instance-bank settings and mode)
+    if tracker:
+        for arm, recs in tracker["arms"].items():
+            finetune, bank, _ = config.TRACKER_ARMS[arm]
+            settings[arm] = ([flat(r, b) for r, b in zip(recs, tracker["base"])], {"bank": bank, "mode": finetune})
+    for name, t in sections.items():
+        for arm in (a for a in DECISION_ARMS if a in t["arms"]):
+            for continued in (False, True):
+                label = f"{name}: {arm}{' + ID continuity' if continued else ''}"
+                bank = {"id_continuity_gate": config.CONTINUITY_GATE if continued else 0.0}
+                mode = "corrected" if arm == config.RESCUE else arm
+                settings[label] = ([flat(r, b, continued) for r, b in zip(t["arms"][arm], t["base"])],
+                                   {"bank": bank, "mode": mode, "alignment": name == "temporal_align"})
+    if tracker and config.TRACKER_STOCK in tracker["arms"]:
+        stock_label = config.TRACKER_STOCK
+    elif "temporal" in sections and "original" in sections["temporal"]["arms"]:
+        stock_label = "temporal: original"
+    else:
+        return {"rule": config.TRACKER_DECISION_RULE, "stock": None, "settings": {}, "advised": [],
+                "defaults": None, "note": "no stock run: nothing to compare with"}
+    stock = settings[stock_label][0]
+    verdicts, hota = {}, {}
+    for label, (recs, _) in settings.items():
+        if label in (stock_label, "temporal: original") or len(recs) != len(stock):  # stock itself (either name)
+            continue
+        repeats = [{"valid": bool(s["learned"] and c["learned"] and s["base_learned"] and c["base_learned"]
+                                  and s["tracking_valid"] and c["tracking_valid"]),
+                    "values": decision_values(s, c)} for s, c in zip(stock, recs)]
+        verdicts[label] = decision.judge(repeats)
+        hota[label] = decision.median_hota(recs)
+        verdicts[label]["median_hota"] = hota[label]
+    chosen = decision.defaults(verdicts, {k: v[1] for k, v in settings.items()}, hota)
+    return {"rule": config.TRACKER_DECISION_RULE, "stock": stock_label, "settings": verdicts,
+            "advised": chosen["advised"], "defaults": chosen}
 
 
 def render_section(out, info, name, t, fig):
@@ -195,6 +224,14 @@ def render_section(out, info, name, t, fig):
     for label, key, fmt, _ in rows:
         table.append(f"| {label} | " + " | ".join(report.cell(summary[a].get(key), fmt) for a in arms) + " |")
     lines += table
+    if t.get("not_run"):
+        lines += ["", "Not run (no training record in this workdir): " + ", ".join(f"`{a}`" for a in t["not_run"]) + "."]
+    lines += ["", "## The field's tracking metrics, per repeat (TAO's own IDs | with ID continuity)", "",
+              "Every value per repeat (repeat 0 / 1 / ...), a NaN shown as NaN. " + " ".join(info.get("field_metrics_reasons", [])),
+              "", "| metric | " + " | ".join(report.TITLES[a] for a in arms) + " |", "|---" + "|---:" * len(arms) + "|"]
+    for label, key, spec in FIELD_ROWS:
+        for suffix, pick in (("", lambda r: r.get(key)), (", with ID continuity", lambda r: (r.get("continuity") or {}).get(key))):
+            lines.append(f"| {label}{suffix} | " + " | ".join(per_repeat([pick(r) for r in arms[a]], spec) for a in arms) + " |")
     lines += ["", "## Comparisons, TAO's own IDs (a repeat counts only where both arms and the base left their floor)", ""]
     cols = [(f"{report.TITLES[a]} vs {report.TITLES[b]}", f"{a}_vs_{b}") for a, b in PAIRS if f"{a}_vs_{b}" in t["comparisons"]]
     lines += ["| metric | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
@@ -212,20 +249,122 @@ def fmt(value, spec="{:.3f}"):
     return "–" if value is None else spec.format(value)
 
 
-def render_decision(out, info, decision):
+def fmt(value, spec="{:.3f}"):
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return spec.format(value)
+
+
+def per_repeat(values, spec="{:.3f}"):
+    """Every repeat's value, a NaN shown as NaN (never averaged away)."""
+    return " / ".join(fmt(v, spec) for v in values)
+
+
+FIELD_ROWS = [("HOTA", "hota", "{:.3f}"), ("AssA", "assa", "{:.3f}"), ("DetA", "deta", "{:.3f}"), ("IDF1", "idf1", "{:.3f}"),
+              ("IDS at the common point", "ids_common", "{:.0f}"), ("MOTA at the common point", "mota_common", "{:.3f}"),
+              ("FP track-frames / frame (all FP tracks)", "fp_tracks_all_per_frame", "{:.1f}"),
+              ("frames each FP track lives", "fp_track_lifetime_frames", "{:.2f}"),
+              ("AMOTA (devkit; NaN: no recall threshold reached)", "amota", "{:.3f}"),
+              ("IDS at best MOTA (devkit)", "ids_best", "{:.0f}")]
+DECISION_COLUMNS = [("HOTA", "hota", "{:.3f}"), ("IDF1", "idf1", "{:.3f}"), ("IDS (common point)", "ids_common", "{:.0f}"),
+                    ("FP track-frames / frame", "fp_tracks_all_per_frame", "{:.1f}"), ("AMOTA", "amota", "{:.3f}"),
+                    ("MOTA (common point)", "mota_common", "{:.3f}"),
+                    ("FP / frame at matched recall", "fp_per_frame_at_matched_recall", "{:.1f}")]
+
+
+def render_decision(out, info, result, tracker=None):
     lines = ["# Which setting keeps track IDs: the decision rule applied", "",
-             f"Decision rule, fixed before any result was seen: {info.get('decision_rule', '')}", "",
+             f"Decision rule, fixed before any result was seen: {result['rule']}", "",
              f"Tracking validity rule: {info.get('tracking_validity_rule', '')}", "",
-             "| setting | verdict | ID persistence, per repeat (stock → setting) | false-positive tracks / frame | "
-             "loses on |", "|---|---|---|---|---|"]
-    for label, d in decision.items():
-        persist = "; ".join(f"{fmt(r['id_persistence']['stock'])} → {fmt(r['id_persistence']['setting'])}"
-                            + ("" if r["valid"] else " (invalid)") for r in d["repeats"])
-        tracks = "; ".join(f"{fmt(r['fp_tracks_per_frame']['stock'], '{:.1f}')} → "
-                           f"{fmt(r['fp_tracks_per_frame']['setting'], '{:.1f}')}" for r in d["repeats"])
-        lines.append(f"| {label} | **{d['verdict']}** | {persist} | {tracks} | {', '.join(d['loses_on']) or 'none'} |")
+             f"Stock: `{result['stock']}`. Per repeat, stock → setting; a NaN is shown as NaN. `cannot tell`: stock's "
+             "value is degenerate (NaN, or AMOTA clipped at 0), never counted as a win nor as 'not worse'.", ""]
+    d = result.get("defaults") or {}
+    lines += [f"**Advised:** {', '.join(result['advised']) or 'none'}. Defaults the rule gives: "
+              f"{'follow `' + d['follows'] + '`' if d.get('follows') else 'no advised setting'}; ID continuity "
+              f"{d.get('id_continuity', '?')}; instance bank {d.get('instance_bank')}; background_supervision "
+              f"{d.get('background_supervision')}.", ""]
+    lines += ["| setting | verdict | " + " | ".join(c for c, _, _ in DECISION_COLUMNS) + " | fails | loses on | cannot tell |",
+              "|---|---|" + "---|" * len(DECISION_COLUMNS) + "---|---|---|"]
+    for label, v in result["settings"].items():
+        cells = []
+        for _, key, spec in DECISION_COLUMNS:
+            cells.append("; ".join(f"{fmt(r['values'][key]['stock'], spec)} → {fmt(r['values'][key]['setting'], spec)}"
+                                   + ("" if r["valid"] else " (inconclusive)") for r in v["repeats"]))
+        lines.append(f"| {label} | **{v['verdict']}** | " + " | ".join(cells) + f" | {', '.join(v['fails']) or 'none'} | "
+                     f"{', '.join(v['loses_on']) or 'none'} | {', '.join(v['cannot_tell_on']) or 'none'} |")
     lines += ["", "Machine-readable: `tracking_decision` in [results.json](results.json).", ""]
     (out / "tracking.md").write_text("\n".join(lines))
+
+
+# --- the tracker scenario ----------------------------------------------------------------------------------------
+
+TRACKER_TABLE = [("HOTA", "hota", "{:.3f}"), ("DetA", "deta", "{:.3f}"), ("AssA", "assa", "{:.3f}"),
+                 ("IDF1", "idf1", "{:.3f}"), ("IDS, common point", "ids_common", "{:.0f}"),
+                 ("MOTA, common point", "mota_common", "{:.3f}"),
+                 ("FP track-frames / frame (all FP tracks)", "fp_tracks_all_per_frame", "{:.1f}"),
+                 ("frames each FP track lives", "fp_track_lifetime_frames", "{:.2f}"),
+                 ("ID persistence", "id_persistence", "{:.3f}"),
+                 ("AMOTA (devkit)", "amota", "{:.3f}"), ("AMOTP (devkit)", "amotp", "{:.3f}"),
+                 ("MOTA at best threshold (devkit)", "mota", "{:.3f}"), ("IDS at best MOTA (devkit)", "ids_best", "{:.0f}"),
+                 ("FRAG at best MOTA (devkit)", "frag_best", "{:.0f}"), ("TID (devkit)", "tid", "{:.2f}"),
+                 ("LGD (devkit)", "lgd", "{:.2f}"), ("recall at best MOTA (devkit)", "recall_best", "{:.3f}"),
+                 ("detections / frame", "detections_per_frame", "{:.1f}"),
+                 ("FP / frame at matched recall", "fp_per_frame_at_matched_recall", "{:.1f}"),
+                 ("tracking valid", "tracking_valid", "{}"), ("fine-tune learned (floor rule)", "learned", "{}")]
+
+
+def tracker_section(info, layers):
+    """The tracker scenario's records per repeat: each arm's inference with its settings, metrics of temporal_report.record
+    (its fine-tune's floor rule, the field's metrics, validity, provenance); arms not run are named with why."""
+    per_repeat, not_run, bases = [], {}, []
+    for rep in info["tracker"]:
+        recs = {}
+        for arm in config.TRACKER_ARMS:
+            entry = rep["arms"].get(arm)
+            notrun = Path(rep["infer"]) / f"notrun_{arm}.json"
+            if entry is None:
+                not_run.setdefault(arm, rep["not_run"].get(arm, "not in this run's arms"))
+            elif not (Path(rep["infer"]) / f"infer_{arm}.json").exists():
+                reason = json.loads(notrun.read_text())["not_run"] if notrun.exists() else "no inference record"
+                not_run.setdefault(arm, reason)
+            else:
+                rec = record(rep["infer"], arm, entry["run"], layers)
+                rec.pop("continuity", None)
+                recs[arm] = dict(rec, finetune=entry["finetune"], settings=entry["bank"])
+        per_repeat.append(report.with_matched_recall(recs) if recs else {})
+        base = rep.get("base")
+        bases.append({"learned": validity.validity(validity.read_probe(base["probe"]), layers)["learned"]}
+                     if base else None)
+    arms = [arm for arm in config.TRACKER_ARMS if per_repeat and all(arm in r for r in per_repeat)]
+    for arm in config.TRACKER_ARMS:
+        if arm not in arms:
+            not_run.setdefault(arm, "missing in some repeat")
+    return {"repeats": len(per_repeat), "arms": {arm: [r[arm] for r in per_repeat] for arm in arms},
+            "base": bases, "not_run": not_run,
+            "settings": {arm: {"finetune": config.TRACKER_ARMS[arm][0], "bank": config.TRACKER_ARMS[arm][1],
+                               "why": config.TRACKER_ARMS[arm][2]} for arm in config.TRACKER_ARMS}}
+
+
+def render_tracker(out, info, t):
+    lines = ["# Evidence, tracker scenario: a tracker's life cycle in TAO's ID assignment, measured as the field does", "",
+             f"Command: `{info['command']}` (TAO {info['tao']}). {t['repeats']} repeat(s). Every value per repeat "
+             "(repeat 0 / 1 / ...); a NaN is shown as NaN, never averaged away. Each record names the commit and start "
+             "of the run that inferred it (`commit`, `started` in results.json).", "", "## Set-up, fixed before any "
+             "result was seen", ""]
+    lines += [f"- {r}" for r in info.get("tracker_reasons", [])]
+    lines += [f"- {r}" for r in info.get("field_metrics_reasons", [])]
+    if t["not_run"]:
+        lines += ["", "## Not run", ""] + [f"- `{arm}`: {why}" for arm, why in t["not_run"].items()]
+    arms = list(t["arms"])
+    lines += ["", "## Per arm, per repeat", "", "| metric | " + " | ".join(f"`{a}`" for a in arms) + " |",
+              "|---" + "|---:" * len(arms) + "|"]
+    for label, key, spec in TRACKER_TABLE:
+        lines.append(f"| {label} | " + " | ".join(per_repeat([r.get(key) for r in t["arms"][a]], spec) for a in arms) + " |")
+    lines += ["", "Which setting the rule advises: [tracking.md](tracking.md). Machine-readable: the `tracker` section of "
+              "[results.json](results.json).", ""]
+    (out / "tracker.md").write_text("\n".join(lines))
 
 
 def main(argv=None):
@@ -255,9 +394,19 @@ def main(argv=None):
                                                            "tracking_validity_rule", "decision_rule")},
                          f"{name}_runs": info[name]}
         print(f"wrote {out / (name + '.md')}, {fig}, the {name} section of {results_path}")
-    if "temporal" in sections:
-        results["tracking_decision"] = decide(sections)
-        render_decision(out, info, results["tracking_decision"])
+    tracker = None
+    if info.get("tracker"):
+        tracker = tracker_section(info, layers)
+        render_tracker(out, info, tracker)
+        results["tracker"] = {**{k: v for k, v in tracker.items() if k not in ("arms", "base")},
+                              "arms": {arm: [report.public(r) for r in recs] for arm, recs in tracker["arms"].items()},
+                              "run": {k: info.get(k) for k in ("command", "commit", "started", "tracker_reasons",
+                                                                "field_metrics_reasons", "decision_rule")},
+                              "tracker_runs": info["tracker"]}
+        print(f"wrote {out / 'tracker.md'}, the tracker section of {results_path}")
+    if sections or tracker:
+        results["tracking_decision"] = decide(sections, tracker)
+        render_decision(out, info, results["tracking_decision"], tracker)
         print(f"wrote {out / 'tracking.md'}")
     results_path.write_text(json.dumps(results, indent=1, default=float))
 

@@ -1,12 +1,14 @@
 """Smoke test of the evidence benchmark: ``python3 bench/evidence --quick`` end to end.
 
-Every scenario for a few steps through TAO's own ``sparse4d train`` on the CPU
-(one repeat): the scratch arms, the transfer base, its three fine-tunes with
-TAO's step checkpoints, the rescue, the temporal scenario; inference, TAO's own
-results_nusc.json, the nuscenes-devkit metrics. Checks the shape of what it publishes
-and its validity labels -- never the effect: a comparison counts only the repeats where
-every run involved left its floor (a few steps rarely do; the aggregation over several
-repeats: test_evidence_validity.py). Takes a few minutes; marked e2e.
+Every scenario (one repeat) from the smallest TAO runs that show the pipeline: TAO's own ``sparse4d train`` on the
+CPU for the scratch corrected arm (the base), one fine-tune from it with TAO's step checkpoints (the transfer
+scenario's original) and one with alignment (temporal_align's original); every other training of a repeat reuses
+one of these (QUICK's shared trainings, record ``alias_of``). Inference (one TAO process per repeat and family, an
+identical checkpoint and setting inferred once), TAO's own results_nusc.json, the nuscenes-devkit, TrackEval and
+py-motmetrics metrics, the tracker scenario's arms through the plugin's instance-bank keys. Checks the shape of what
+it publishes and its validity labels -- never the effect: a comparison counts only the repeats where every run
+involved left its floor (a few steps rarely do; the aggregation over several repeats: test_evidence_validity.py;
+the decision rule: test_tracking_decision.py). About 2 minutes on an idle 2-core machine; marked e2e.
 
     python3 harness/testenv.py run --tao 6.25.11 -- python -m pytest -q tests/bench
 """
@@ -135,22 +137,41 @@ def test_report_and_figures(quick_run):
         assert 5_000 < len(data) < 300_000, (fig, len(data))
 
 
+def trained(work, repeat, scenario, arm):
+    """The run's record, and whether TAO trained it here (QUICK: the others reuse a shared run, ``alias_of``)."""
+    record = json.loads((work / f"repeat{repeat}" / scenario / f"{arm}.record.json").read_text())
+    return record, not record.get("alias_of")
+
+
 def test_each_run_ran_tao_with_its_mode_and_start(quick_run):
-    """The plugin's line in each TAO training log names the mode the override asked for; fine-tunes start from TAO checkpoints."""
+    """QUICK trains per repeat the base and one fine-tune (and one with alignment); every other run names the run it
+    reuses. The plugin's line in each TAO training log names the mode the override asked for; fine-tunes start from
+    TAO checkpoints."""
     _, work, _, _ = quick_run
     for repeat in range(REPEATS):
+        real = []
         for scenario, arm, mode in [*(("scratch", m, m) for m in config.MODES),
-                                    *(("transfer", m, m) for m in config.MODES), ("transfer", "rescue", "corrected")]:
+                                    *(("transfer", m, m) for m in config.MODES), ("transfer", "rescue", "corrected"),
+                                    ("temporal", "base", "corrected"), *(("temporal", m, m) for m in config.MODES),
+                                    ("temporal", "rescue", "corrected"), *(("temporal_align", m, m) for m in config.MODES),
+                                    ("temporal_align", "rescue", "corrected")]:
+            record, here = trained(work, repeat, scenario, arm)
+            assert record["mode"] == mode, (scenario, arm)
+            if not here:
+                assert Path(record["alias_of"]).is_dir() and "QUICK: not trained" in record["command"], (scenario, arm)
+                continue
+            real.append((scenario, arm))
             log = (work / f"repeat{repeat}" / scenario / f"{arm}.train.log").read_text()
             assert f"background_supervision {mode} (from override)" in log, (repeat, scenario, arm)
             assert "Execution status: PASS" in log, (repeat, scenario, arm)
-            if scenario == "transfer":
+            if scenario != "scratch":
                 assert "Detected TAO pipeline checkpoint format" in log, (repeat, arm)
+        assert real == [("scratch", "corrected"), ("transfer", "original"), ("temporal_align", "original")], real
 
 
 def test_tao_results_files_written_and_checkpoints_removed(quick_run):
     _, work, _, _ = quick_run
-    nusc = work / "repeat0" / "transfer" / "infer" / "nusc"
+    nusc = work / "repeat0" / "nusc" / "transfer" / "infer"
     for name in ("original", "original@2", "corrected", "unmatched_only", "rescue", "rescue@2"):
         for mode in ("detection", "tracking"):
             data = json.loads((nusc / name / mode / "img_bbox" / "results_nusc.json").read_text())
@@ -158,9 +179,11 @@ def test_tao_results_files_written_and_checkpoints_removed(quick_run):
     assert not list(work.rglob("*.pth"))
 
 
+FIELD_KEYS = ["hota", "assa", "deta", "idf1", "ids_common", "fp_tracks_all_per_frame", "fp_track_lifetime_frames",
+              "mota_common", "amota", "amotp", "mota", "ids_best", "frag_best", "tid", "lgd", "recall_best"]
 TEMPORAL_KEYS = ["id_persistence", "fp_tracks_per_frame", "fragments_per_gt_track", "minus1_rows_per_step",
-                 "fp_track_lifetime_frames", "objects_best_query_temporal_share", "train_temporal_match_share",
-                 "amota", "mota", "learned", "floor_ratio", "fp_per_frame_at_matched_recall"]
+                 "fp_far_track_lifetime_frames", "objects_best_query_temporal_share", "train_temporal_match_share",
+                 "learned", "floor_ratio", "fp_per_frame_at_matched_recall", "commit", "started", *FIELD_KEYS]
 
 
 def test_temporal_section_one_record_per_repeat_with_the_tracking_keys(quick_run):
@@ -176,16 +199,18 @@ def test_temporal_section_one_record_per_repeat_with_the_tracking_keys(quick_run
             assert record["minus1_rows_per_step"] >= 0 and record["steps_run"] == (
                 cfg["steps"] if arm == "base" else cfg["rescue_steps"] if arm == "rescue" else cfg["finetune_steps"])
             assert record["id_persistence"] is None or 0.0 <= record["id_persistence"] <= 1.0
+    for arm, recs in [("base", t["base"]), *t["arms"].items()]:
+        for record in recs:  # the run that inferred it: this one (not a resume)
+            assert (record["commit"], record["started"]) == (results["run"]["commit"], results["run"]["started"]), arm
+            assert set(FIELD_KEYS) <= set(record["continuity"]), arm
+            assert 0.0 <= record["hota"] <= 1.0 and 0.0 <= record["idf1"] <= 1.0 and record["ids_common"] >= 0
     temporal_md = (out / "temporal.md").read_text()
+    assert "The field's tracking metrics, per repeat" in temporal_md
     lines = section(temporal_md, "Did each run learn? (the floor rule)")
     for line, (arm, recs) in zip(lines[2:], [("base", t["base"]), *t["arms"].items()]):
         for label, record in zip(cells(line)[1:1 + repeats], recs):
             assert label.startswith("learned (" if record["learned"] else "NOT BELOW ITS FLOOR ("), (arm, label)
     assert (out / "temporal_tracking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for repeat in range(repeats):  # the plugin ran each temporal arm in its mode, on crossing scenes
-        for arm, mode in [("base", "corrected"), *((m, m) for m in config.MODES), ("rescue", "corrected")]:
-            log = (work / f"repeat{repeat}" / "temporal" / f"{arm}.train.log").read_text()
-            assert f"background_supervision {mode} (from override)" in log, (repeat, arm)
 
 
 def test_every_temporal_checkpoint_is_also_inferred_with_id_continuity(quick_run):
@@ -206,32 +231,80 @@ def test_every_temporal_checkpoint_is_also_inferred_with_id_continuity(quick_run
 def test_temporal_align_fine_tunes_the_temporal_bases_with_alignment(quick_run):
     out, work, results, _ = quick_run
     t = results["temporal_align"]
-    assert list(t["arms"]) == list(config.ALIGN_MODES) and t["repeats"] == config.QUICK["temporal_repeats"]
-    for mode in config.ALIGN_MODES:
-        record = json.loads((work / "repeat0" / "temporal_align" / f"{mode}.record.json").read_text())
-        assert "model.use_temporal_align=true" in record["command"]
-        assert "/repeat0/temporal/base/train/" in record["command"]  # from the temporal scenario's base
+    assert list(t["arms"]) == [*config.ALIGN_MODES, config.RESCUE] and t["repeats"] == config.QUICK["temporal_repeats"]
+    assert t["not_run"] == []
+    record, here = trained(work, 0, "temporal_align", "original")  # the one trained here; the others reuse it
+    assert here and "model.use_temporal_align=true" in record["command"]
+    assert "/repeat0/temporal/base/train/" in record["command"]  # from the temporal scenario's base (QUICK: shared)
     assert (out / "temporal_align.md").exists() and (out / "temporal_align_tracking.png").exists()
 
 
 def test_the_decision_rule_gives_every_setting_a_verdict(quick_run):
     out, _, results, _ = quick_run
     decision = results["tracking_decision"]
-    expected = {f"{arm}{' + ID continuity' if on else ''}" for arm in config.TEMPORAL_ARMS for on in (False, True)}
-    expected |= {f"{mode} + alignment{' + ID continuity' if on else ''}" for mode in config.ALIGN_MODES
+    assert decision["rule"] == config.TRACKER_DECISION_RULE and decision["stock"] == config.TRACKER_STOCK
+    expected = {f"temporal: {arm}{' + ID continuity' if on else ''}" for arm in config.TEMPORAL_ARMS for on in (False, True)}
+    expected |= {f"temporal_align: {arm}{' + ID continuity' if on else ''}" for arm in config.TEMPORAL_ARMS
                  for on in (False, True)}
-    assert set(decision) == expected - {"original"}  # stock is what every setting is judged against
-    for verdict in decision.values():
+    expected |= set(results["tracker"]["arms"])
+    assert set(decision["settings"]) == expected - {"temporal: original", config.TRACKER_STOCK}  # stock itself
+    for verdict in decision["settings"].values():
         assert verdict["verdict"] in ("advised", "not advised", "inconclusive")
         assert len(verdict["repeats"]) == config.QUICK["temporal_repeats"]
+        for rep in verdict["repeats"]:
+            assert set(rep["must_win"]) == {"hota", "idf1", "ids_common", "fp_tracks_all_per_frame"}
+            assert set(rep["guards"]) == {"amota", "mota_common", "fp_per_frame_at_matched_recall"}
+    assert decision["advised"] == [k for k, v in decision["settings"].items() if v["verdict"] == "advised"]
+    assert "id_continuity_gate" in decision["defaults"]["instance_bank"]
     assert "Decision rule, fixed before any result was seen" in (out / "tracking.md").read_text()
+
+
+# The plugin's tracker keys (model.head.instance_bank.track_*) are in TAO's schema once the plugin that adds them is
+# installed; until then corrected+tracker is reported "not run". Set True once the product has them (it must).
+TRACKER_KEYS_REQUIRED = True
+
+
+def test_the_tracker_section_runs_its_arms_through_the_plugins_instance_bank_keys(quick_run):
+    out, work, results, _ = quick_run
+    t = results["tracker"]
+    arms = config.QUICK["tracker_arms"]
+    assert t["repeats"] == config.QUICK["temporal_repeats"]
+    assert set(t["not_run"]) == set(config.TRACKER_ARMS) - set(t["arms"])
+    assert {"stock", "corrected+continuity"} <= set(t["arms"])
+    if TRACKER_KEYS_REQUIRED:
+        assert set(t["arms"]) == set(arms), t["not_run"]
+    for arm, recs in t["arms"].items():
+        finetune, settings, _ = config.TRACKER_ARMS[arm]
+        for record in recs:
+            assert set(FIELD_KEYS) <= set(record) and record["settings"] == settings and record["finetune"] == finetune
+            assert {"id_persistence", "tracking_valid", "learned"} <= set(record), arm
+            assert (record["commit"], record["started"]) == (results["run"]["commit"], results["run"]["started"])
+            assert record["bank"] == settings  # what infer.py set on model.head.instance_bank
+    frames = json.loads((work / "repeat0" / "tracker" / "infer" / "infer_corrected+continuity.json").read_text())
+    assert frames["bank"] == {"id_continuity_gate": config.CONTINUITY_GATE}
+    assert frames["bank_effective"]["id_continuity_gate"] == config.CONTINUITY_GATE
+    continuity = results["temporal"]["arms"]["corrected"][0]["continuity"]
+    assert t["arms"]["corrected+continuity"][0]["hota"] == continuity["hota"]  # the same checkpoint and setting
+    if "corrected+tracker" in t["arms"]:
+        effective = json.loads((work / "repeat0" / "tracker" / "infer" / "infer_corrected+tracker.json").read_text())
+        assert {k: effective["bank_effective"][k] for k in config.FULL_TRACKER} == config.FULL_TRACKER
+    tracker_md = (out / "tracker.md").read_text()
+    assert "## Per arm, per repeat" in tracker_md and all(f"`{arm}`" in tracker_md for arm in t["arms"])
 
 
 def test_a_resumed_run_reuses_every_finished_run(quick_run):
     """Each run's record is saved as it ends: the same command on the same workdir trains nothing again."""
-    out, work, _, _ = quick_run
+    out, work, results, _ = quick_run
     done = subprocess.run([sys.executable, str(REPO / "bench" / "evidence"), "--quick", "--scenarios", "temporal",
                            "--out", str(out), "--workdir", str(work)], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=900, cwd=REPO)
     assert done.returncode == 0, done.stdout[-4000:]
     assert "done before, reused" in done.stdout and ": done in" not in done.stdout.split("metrics, validity")[0]
+    # a resume that inferred nothing keeps the commit and start of the run that computed each record
+    first = results["run"]["started"]
+    again = json.loads((out / "results.json").read_text())
+    assert again["temporal"]["run"]["started"] != first  # the resume is another invocation
+    for recs in again["temporal"]["arms"].values():
+        for record in recs:
+            assert record["started"] == first and record["continuity"]["started"] == first
+            assert record["inference_wall_s"] > 0
