@@ -7,6 +7,11 @@ supervision, in two scenarios, repeated, then TAO's inference on held-out scenes
 Per repeat (config.py holds the set-up and the reasons for it, fixed before any result was seen):
 
 * scratch: each mode trained from the backbone checkpoint alone (``steps``);
+* temporal, temporal_align: crossing scenes for tracking (config.py); every checkpoint inferred with TAO's own IDs
+  and with ID continuity;
+* tracker: the temporal scenario's original and corrected fine-tunes inferred with the plugin's tracker settings
+  (config.TRACKER_ARMS, ``model.head.instance_bank.track_*``), in the temporal scenario's inference processes or, on
+  a workdir whose temporal trainings exist, alone: ``--scenarios temporal,temporal_align,tracker --workdir DIR``;
 * transfer (the headline): the scratch ``corrected`` arm is the base; it is fine-tuned
   (``train.pretrained_model_path``) on new scenes with each mode (``finetune_steps``), and
   the stock fine-tune is continued with ``corrected`` (the rescue, ``rescue_steps``); the
@@ -347,9 +352,9 @@ def main(argv=None):
                       for c in Path(run["results"]).rglob("*.pth"))):
             ckpt.unlink()
     info["train_wall_s"] = sum(run["wall_s"] for rep in info["repeats"] for scenario in ("scratch", "transfer")
-                               for run in rep[scenario]["arms"]) + sum(
+                               for run in rep[scenario]["arms"] if not run.get("alias_of")) + sum(
         run["wall_s"] for section in ("temporal", "temporal_align") for rep in info[section] for run in rep["arms"]
-        if not (section == "temporal_align" and run["arm"] == "base"))
+        if not (section == "temporal_align" and run["arm"] == "base") and not run.get("alias_of"))
     info["total_wall_s_before_report"] = time.time() - t_start
     info["machine"]["loadavg_end"] = os.getloadavg()
     (work / "run_info.json").write_text(json.dumps(info, indent=1))
