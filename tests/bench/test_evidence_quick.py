@@ -235,7 +235,8 @@ def test_temporal_align_fine_tunes_the_temporal_bases_with_alignment(quick_run):
     assert t["not_run"] == []
     record, here = trained(work, 0, "temporal_align", "original")  # the one trained here; the others reuse it
     assert here and "model.use_temporal_align=true" in record["command"]
-    assert "/repeat0/temporal/base/train/" in record["command"]  # from the temporal scenario's base (QUICK: shared)
+    base, _ = trained(work, 0, "temporal", "base")  # from the temporal scenario's base (QUICK: the shared scratch run)
+    assert f"train.pretrained_model_path={base['results']}/train/" in record["command"]
     assert (out / "temporal_align.md").exists() and (out / "temporal_align_tracking.png").exists()
 
 
