@@ -1,52 +1,67 @@
-"""Matching detections to what they may take an ID from, on the host, without a loop over pairs.
+"""Which detections may take which IDs, and matching them, on the host, without a loop over pairs.
 
-``cost`` is a [detections, candidates] array whose disallowed pairs are ``inf``.
-Both return, per detection, the candidate it takes (-1: none).
+Candidate pairs are kept sparse: ``close_pairs`` gives the (row, column,
+distance) of every pair of the same class within the gate, found on flat
+coordinate arrays and square distances (no square root but for the pairs
+kept). Both matchings take those pairs and return, per row, the column it
+takes (-1: none).
 """
 import numpy as np
 
 
-def greedy(cost):
+def close_pairs(rows_xy, columns_xy, gate, rows_label, columns_label):
+    """(rows, columns, distances) of the same-class pairs within ``gate`` (a number, or one per column) in the ground plane."""
+    dx = rows_xy[:, 0, None] - columns_xy[None, :, 0]
+    dy = rows_xy[:, 1, None] - columns_xy[None, :, 1]
+    square = dx * dx + dy * dy
+    gate = np.asarray(gate, dtype=square.dtype)
+    rows, columns = np.nonzero((square <= gate * gate) & (rows_label[:, None] == columns_label[None, :]))
+    return rows, columns, np.sqrt(square[rows, columns])
+
+
+def greedy(rows, columns, cost, n_rows):
     """Closest pair first, each row and column once: exactly the closest-first loop over sorted pairs.
 
-    Each round takes every mutually nearest pair (a row's smallest entry that is
-    also its column's smallest; ties to the lower index, as a stable sort would):
-    the closest-first loop takes each of them before anything touching their row
-    or column, so removing them and repeating gives the same matching. At most
-    ``min(rows, columns)`` rounds, usually a few.
+    The pairs are sorted once (cost, then row, then column: a stable sort of the
+    flattened matrix). Each round takes every pair that comes first both among
+    its row's pairs and among its column's (a mutually nearest pair): the
+    closest-first loop takes each of them before anything touching their row or
+    column, so removing them and repeating gives the same matching. A round
+    costs the pairs left, which the gate keeps few; the first pair left always goes.
     """
-    cost = np.array(cost, dtype=np.float64)
-    rows, columns = cost.shape
-    taken = np.full(rows, -1, dtype=np.int64)
-    if rows == 0 or columns == 0:
-        return taken
-    index = np.arange(rows)
-    while True:
-        best_column = cost.argmin(axis=1)
-        best_row = cost.argmin(axis=0)
-        mutual = np.isfinite(cost[index, best_column]) & (best_row[best_column] == index)
-        if not mutual.any():
-            return taken
-        chosen_rows, chosen_columns = index[mutual], best_column[mutual]
-        taken[chosen_rows] = chosen_columns
-        cost[chosen_rows, :] = np.inf
-        cost[:, chosen_columns] = np.inf
+    taken = np.full(n_rows, -1, dtype=np.int64)
+    order = np.lexsort((columns, rows, cost))
+    rows, columns = rows[order], columns[order]
+    while rows.size:
+        first = np.zeros(rows.size, dtype=bool)
+        first[np.unique(rows, return_index=True)[1]] = True
+        first_in_column = np.zeros(rows.size, dtype=bool)
+        first_in_column[np.unique(columns, return_index=True)[1]] = True
+        mutual = first & first_in_column
+        taken[rows[mutual]] = columns[mutual]
+        left = ~np.isin(rows, rows[mutual]) & ~np.isin(columns, columns[mutual])
+        rows, columns = rows[left], columns[left]
+    return taken
 
 
-def hungarian(cost):
-    """The least total cost over allowed pairs (scipy's ``linear_sum_assignment``, which TAO's matcher uses)."""
+def hungarian(rows, columns, cost, n_rows):
+    """The most pairs at the least total cost (scipy's ``linear_sum_assignment``, which TAO's matcher uses)."""
     from scipy.optimize import linear_sum_assignment
 
-    cost = np.asarray(cost, dtype=np.float64)
-    taken = np.full(cost.shape[0], -1, dtype=np.int64)
-    allowed = np.isfinite(cost)
-    if not allowed.any():
+    taken = np.full(n_rows, -1, dtype=np.int64)
+    if rows.size == 0:
         return taken
-    # a disallowed pair costs more than any set of allowed ones: it is only chosen where nothing else is left
-    forbidden = (np.abs(cost[allowed]).sum() + 1.0) * 2
-    rows, columns = linear_sum_assignment(np.where(allowed, cost, forbidden))
-    keep = allowed[rows, columns]
-    taken[rows[keep]] = columns[keep]
+    live_rows, row_at = np.unique(rows, return_inverse=True)
+    live_columns, column_at = np.unique(columns, return_inverse=True)
+    # a pair that is not a candidate costs more than any set of candidates: chosen only where nothing else is left
+    forbidden = (np.abs(cost).sum() + 1.0) * 2
+    dense = np.full((live_rows.size, live_columns.size), forbidden)
+    np.minimum.at(dense, (row_at, column_at), cost)  # a pair given twice counts at its lower cost
+    allowed = np.zeros(dense.shape, dtype=bool)
+    allowed[row_at, column_at] = True
+    chosen_rows, chosen_columns = linear_sum_assignment(dense)
+    keep = allowed[chosen_rows, chosen_columns]
+    taken[live_rows[chosen_rows[keep]]] = live_columns[chosen_columns[keep]]
     return taken
 
 

@@ -35,9 +35,9 @@ def inherit(slot, threshold, gate):
     if len(recipients) == 0 or len(donors) == 0:
         return taken, given
     ground = slot.position[:, :2].astype(np.float32)  # TAO's precision, as the gate was always compared
-    distance = np.linalg.norm(ground[recipients, None, :] - ground[None, donors, :], axis=-1)
-    allowed = (distance <= gate) & (slot.label[recipients, None] == slot.label[None, donors])
-    match = assignment.greedy(np.where(allowed, distance, np.inf))
+    rows, columns, distance = assignment.close_pairs(ground[recipients], ground[donors], np.float32(gate),
+                                                     slot.label[recipients], slot.label[donors])
+    match = assignment.greedy(rows, columns, distance, len(recipients))
     matched = match >= 0
     taken[recipients[matched]] = slot.carried[donors[match[matched]]]
     given[donors[match[matched]]] = True

@@ -60,7 +60,7 @@ def read(instance, logits, anchor, carried):
         interval = instance.default_time_interval
     per_slot = torch.stack([_per_slot(mask, batch, device), _per_slot(interval, batch, device)], dim=-1)
     counter = torch.as_tensor(instance.prev_id, dtype=torch.float64, device=device).reshape(1)
-    host = torch.cat([per_query.flatten(), per_slot.flatten(), counter]).cpu().numpy()  # the one transfer
+    host = torch.cat([per_query.flatten(), per_slot.flatten(), counter]).numpy(force=True)  # the one transfer
     query_part = host[: batch * queries * _COLUMNS].reshape(batch, queries, _COLUMNS)
     slot_part = host[batch * queries * _COLUMNS: -1].reshape(batch, 2)
     poses = _poses(instance, batch)

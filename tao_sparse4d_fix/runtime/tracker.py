@@ -34,7 +34,6 @@ import numpy as np
 
 from tao_sparse4d_fix.runtime import assignment
 
-GROUND = slice(0, 2)  # X, Y
 
 
 @dataclass
@@ -77,11 +76,10 @@ def suppress(candidates, slot, radius):
     # rank: carrying an ID first, the older (lower) ID first, then the higher score
     order = np.lexsort((-slot.score[candidates], np.where(has_id, carried, np.iinfo(np.int64).max), ~has_id))
     ranked = candidates[order]
-    ground = slot.position[ranked][:, GROUND]
-    close = np.linalg.norm(ground[:, None, :] - ground[None, :, :], axis=-1) <= radius
-    same = slot.label[ranked][:, None] == slot.label[ranked][None, :]
-    above = np.triu(np.ones((len(ranked), len(ranked)), dtype=bool), k=1)  # [i, j]: i ranked above j
-    duplicate_ranked = (close & same & above).any(axis=0)
+    rows, columns, _ = assignment.close_pairs(slot.position[ranked], slot.position[ranked], radius,
+                                              slot.label[ranked], slot.label[ranked])
+    duplicate_ranked = np.zeros(len(ranked), dtype=bool)
+    duplicate_ranked[columns[rows < columns]] = True  # a pair (i, j), i ranked above j: j goes
     duplicate = np.zeros(len(candidates), dtype=bool)
     duplicate[order] = duplicate_ranked
     return duplicate
@@ -103,14 +101,13 @@ def step(slot, tracks, settings, threshold, next_id):
 
     elapsed = clock - tracks.seen
     predicted = tracks.position + tracks.velocity * elapsed[:, None]
-    speed = np.linalg.norm(tracks.velocity[:, GROUND], axis=-1)
+    speed = np.hypot(tracks.velocity[:, 0], tracks.velocity[:, 1])
     gate = settings.track_gate + settings.track_speed_gate * speed * elapsed
-    distance = np.linalg.norm(position[shown][:, None, GROUND] - predicted[None, :, GROUND], axis=-1)
-    allowed = (distance <= gate[None, :]) & (slot.label[shown][:, None] == tracks.label[None, :])
-    own = slot.carried[shown][:, None] == tracks.ids[None, :]  # TAO carried this track's ID on the query
-    cost = np.where(own, 0.0, np.where(allowed, distance, np.inf))
-    match = assignment.METHODS[settings.track_assignment](cost)
-
+    rows, columns, distance = assignment.close_pairs(position[shown], predicted, gate, slot.label[shown], tracks.label)
+    own_rows, own_columns = np.nonzero(slot.carried[shown][:, None] == tracks.ids[None, :])  # TAO carried the track's ID
+    rows, columns = np.concatenate([own_rows, rows]), np.concatenate([own_columns, columns])
+    cost = np.concatenate([np.zeros(own_rows.size), distance])
+    match = assignment.METHODS[settings.track_assignment](rows, columns, cost, len(shown))
     ids = np.full(queries, -1, dtype=np.int64)
     matched = match >= 0
     ids[shown[matched]] = tracks.ids[match[matched]]
