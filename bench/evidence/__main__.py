@@ -310,18 +310,12 @@ def main(argv=None):
     tracker_arms = list(cfg.get("tracker_arms") or config.TRACKER_ARMS) if "tracker" in scenarios else None
 
     def temporal_scenarios():
-        aligned = lambda: run_temporal(work, cfg, align=True)[0] if "temporal_align" in scenarios else []  # noqa: E731
-        tracked, side = None, None
-        if cfg.get("share_trainings"):  # QUICK: both side by side (FULL: one after the other, 2 processes at a time)
-            side = ThreadPoolExecutor(1)
-            align_job = side.submit(aligned)
+        tracked = None
         if "temporal" in scenarios:  # the tracker's arms ride in the temporal scenario's inference processes
             info["temporal"], tracked = run_temporal(work, cfg, tracker=tracker_arms)
         else:
             info["temporal"] = []
-        info["temporal_align"] = align_job.result() if side else aligned()
-        if side:
-            side.shutdown()
+        info["temporal_align"] = run_temporal(work, cfg, align=True)[0] if "temporal_align" in scenarios else []
         if tracker_arms and tracked is None:
             tracked = run_tracker(work, cfg, tracker_arms)
         info["tracker"] = tracked or []
@@ -335,9 +329,6 @@ def main(argv=None):
                         else "temporal_align/original")
             runs.SHARE_OWNERS[("scratch", rep)] = rep / f"{scratch}.record.json"
             runs.SHARE_OWNERS[("finetune", rep)] = rep / f"{finetune}.record.json"
-            if "temporal_align" in scenarios:  # alignment's fine-tune is its own TAO run (the override is what it shows)
-                runs.SHARE_OWNERS[(runs.share_kind(True, config.ALIGN_OVERRIDES), rep)] = (
-                    rep / "temporal_align" / "original.record.json")
     if cfg.get("share_trainings"):  # QUICK: both families side by side (their trainings are shared)
         with ThreadPoolExecutor(2) as pool:
             family = pool.submit(temporal_scenarios)
@@ -360,12 +351,14 @@ def main(argv=None):
     (work / "run_info.json").write_text(json.dumps(info, indent=1))
 
     runs.log("metrics, validity, tables, figures")
-    if info["repeats"]:
-        subprocess.run([str(py_metrics), "-m", "bench.evidence.report", "--info", str(work / "run_info.json"),
-                        "--out", str(out)], check=True, env=runs.clean_env(), cwd=runs.REPO)
-    if info["temporal"] or info["temporal_align"] or info["tracker"]:
-        subprocess.run([str(py_metrics), "-m", "bench.evidence.temporal_report", "--info", str(work / "run_info.json"),
-                        "--out", str(out)], check=True, env=runs.clean_env(), cwd=runs.REPO)
+    reports = [name for name, present in (("report", info["repeats"]),
+                                          ("temporal_report", info["temporal"] or info["temporal_align"] or info["tracker"]))
+               if present]
+    procs = [subprocess.Popen([str(py_metrics), "-m", f"bench.evidence.{name}", "--info", str(work / "run_info.json"),
+                               "--out", str(out)], env=runs.clean_env(), cwd=runs.REPO) for name in reports]  # side by side
+    failed = [name for name, proc in zip(reports, procs) if proc.wait()]
+    if failed:
+        raise SystemExit(f"evidence: {', '.join(failed)} failed (its output is above)")
     runs.log(f"done in {time.time() - t_start:.0f} s: {out / 'report.md'} (work files: {work})")
     return 0
 

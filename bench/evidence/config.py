@@ -38,11 +38,11 @@ FULL = dict(
 SCENARIOS = ("scratch", "transfer", "temporal", "temporal_align", "tracker")
 # A smoke run of the whole pipeline, one repeat of each scenario, in about 2 minutes on 2 cores: it proves the
 # pipeline's shape, the validity labels and the records each section carries, not the effect (its numbers mean
-# nothing). TAO's process start-up is most of its cost, so QUICK shares trainings (``share_trainings``): the first
-# training from scratch (the scratch corrected arm) and the first fine-tune (the transfer scenario's original) run
-# TAO; every other training of the same kind reuses that run (its record says ``alias_of``), and the two scenario
-# families run side by side. Each repeat's scenarios infer in one TAO process (the temporal scenario's with the
-# tracker arms). The aggregation over repeats is checked on made-up runs through the real report
+# nothing). TAO's process start-up is most of its cost, so QUICK shares trainings (``share_trainings``): per repeat
+# one training from scratch (the scratch corrected arm) and one fine-tune (the transfer scenario's original) run
+# TAO; every other training of the same kind reuses that run (its record says ``alias_of`` and names the command it
+# stands for), and the scenario families run side by side. Each family infers in one TAO process per repeat (the
+# temporal scenario's with the tracker arms), and an identical checkpoint and setting is inferred once. The aggregation over repeats is checked on made-up runs through the real report
 # (tests/bench/test_evidence_validity.py).
 QUICK = dict(FULL, steps=3, finetune_steps=4, rescue_steps=4, checkpoint_every=2, curve_steps=(2, 4), repeats=1,
              train_frames=4, test_scenes=2, test_frames=3, temporal_test_frames=4, temporal_repeats=1,

@@ -114,6 +114,21 @@ def transfer_records(rep, base, layers, curve_steps):
     return main, curves
 
 
+TEMPORAL_SECTIONS = ("temporal", "temporal_align", "tracker", "tracking_decision")
+
+
+def update_results(path, change):
+    """Read results.json, ``change(results) -> new results``, write it, all under a lock: report.py and
+    temporal_report.py run side by side, each owning its own sections."""
+    import fcntl
+
+    path = Path(path)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps(change(previous), indent=1, default=float))
+
+
 def public(rec):
     return {k: v for k, v in rec.items() if not k.startswith("_")}
 
@@ -455,11 +470,11 @@ def main(argv=None):
                      "rescue": t["rescue_verdicts"], "rescued_within": RESCUED_WITHIN},
         "run": info,
     }
-    previous = out / "results.json"
-    if previous.exists():  # temporal_report.py's sections stay
-        kept = json.loads(previous.read_text())
-        results.update({k: kept[k] for k in ("temporal", "temporal_align", "tracker", "tracking_decision") if k in kept})
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    def keep_temporal(previous):  # temporal_report.py's sections stay
+        results.update({k: previous[k] for k in TEMPORAL_SECTIONS if k in previous})
+        return results
+
+    update_results(out / "results.json", keep_temporal)
     for f in figs.values():
         print(f"wrote {f} ({f.stat().st_size / 1024:.0f} KB)")
     print(f"wrote {out / 'report.md'}")

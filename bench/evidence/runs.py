@@ -177,8 +177,9 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
             if first["record"] is None:
                 raise RuntimeError(f"{where} {name}: the shared {kind} training it reuses failed")
             log(f"{where} train {name}: QUICK, reuses {first['record']['results']}")
+            command = "sparse4d train -e spec.yaml " + " ".join(o.replace(str(run_dir), "<work>") for o in overrides)
             record = dict(first["record"], name=name, mode=mode, alias_of=first["record"]["results"],
-                          command=f"(QUICK: not trained; reuses the {kind} run {first['record']['name']})")
+                          command=f"(QUICK: not trained; reuses the {kind} run {first['record']['results']}) {command}")
             record_path.write_text(json.dumps(record))
             return record
         try:
@@ -193,8 +194,9 @@ def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoi
 
 
 def share_kind(pretrained, extra_overrides=()):
-    """QUICK's sharing key of a training: from scratch or fine-tune, with its extra overrides (alignment)."""
-    return ("finetune" if pretrained else "scratch") + "".join(f" {o}" for o in extra_overrides)
+    """QUICK's sharing key of a training: from scratch or fine-tune (alignment's fine-tunes too: its training through
+    TAO is tests/e2e/test_temporal_align_train.py's; QUICK shows the evidence's records and the override each carries)."""
+    return "finetune" if pretrained else "scratch"
 
 
 def _train(run_dir, name, mode, steps, data, cfg, seed, pretrained, checkpoint_every, checkpoint, threads,
@@ -234,28 +236,32 @@ def infer(points, data, out, log_path, threads=1, continuity_gate=None, bank=Non
         common["id_continuity_gate"] = continuity_gate
     points = [(p[0], p[1], p[2], dict(common, **(p[3] if len(p) > 3 and p[3] else {}))) for p in points]
     points = [p for p in points if not record_path(out, p[0]).exists()]  # a resume infers only what is missing
-    run, copies, seen = [], [], {}
-    for point in points:
-        name, _, ckpt, settings = point
-        key = (str(Path(data).resolve()), str(Path(ckpt).resolve()), json.dumps(settings, sort_keys=True))
-        with _INFERRED_LOCK:
-            earlier = seen.get(key) or _INFERRED.get(key)
-        if earlier:
-            copies.append((name, earlier))
-        else:
-            seen[key] = (Path(out), name)
-            run.append(point)
+    run, copies, mine = [], [], []
+    with _INFERRED_LOCK:  # claim each (data, checkpoint, settings) once; a later claimant copies its record
+        for point in points:
+            name, _, ckpt, settings = point
+            key = (str(Path(data).resolve()), str(Path(ckpt).resolve()), json.dumps(settings, sort_keys=True))
+            if key in _INFERRED:
+                copies.append((name, _INFERRED[key]))
+            else:
+                _INFERRED[key] = {"where": (Path(out), name), "done": threading.Event()}
+                mine.append(_INFERRED[key])
+                run.append(point)
     wall = 0.0
-    if run:
-        args = [f"--arm-bank={n}:{k}={v}" for n, _, _, own in run for k, v in own.items()]
-        t0 = time.time()
-        harness(["python", str(HERE / "infer.py"), *[f"--arm={n}={r}={c}" for n, r, c, _ in run],
-                 "--data", str(data), "--out", str(out), "--provenance", json.dumps(PROVENANCE), *args], log_path,
-                {"TAO_SPARSE4D_FIX": "1"}, threads=threads)
-        wall = time.time() - t0
-        with _INFERRED_LOCK:
-            _INFERRED.update({k: v for k, v in seen.items() if record_path(*v).exists()})
-    for name, (src_out, src_name) in copies:
+    try:
+        if run:
+            args = [f"--arm-bank={n}:{k}={v}" for n, _, _, own in run for k, v in own.items()]
+            t0 = time.time()
+            harness(["python", str(HERE / "infer.py"), *[f"--arm={n}={r}={c}" for n, r, c, _ in run],
+                     "--data", str(data), "--out", str(out), "--provenance", json.dumps(PROVENANCE), *args], log_path,
+                    {"TAO_SPARSE4D_FIX": "1"}, threads=threads)
+            wall = time.time() - t0
+    finally:
+        for claim in mine:  # set before waiting on anyone else's: two calls never wait on each other
+            claim["done"].set()
+    for name, claim in copies:
+        claim["done"].wait()
+        src_out, src_name = claim["where"]
         source = record_path(src_out, src_name)
         if not source.exists():  # not run there (a setting TAO's schema lacks): nothing to copy
             continue

@@ -76,7 +76,48 @@ def field_keys(data):
     return metrics.field_record(data)
 
 
+_RECORDS = {}  # (infer dir, arm) -> record, computed ahead by ``prefetch``
+
+
+def prefetch(tasks, workers=2):
+    """``record`` of every (infer dir, arm, run, layers) task, ``workers`` processes side by side (the devkit's
+    tracking evaluation takes tens of seconds on a full-size record); ``record`` then reads them from here."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    tasks = [t for t in tasks if (str(t[0]), t[1]) not in _RECORDS]
+    if len(tasks) < 2 or workers < 2:
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        for task, rec in zip(tasks, pool.map(_compute_record, tasks)):
+            _RECORDS[(str(task[0]), task[1])] = rec
+
+
+def _compute_record(task):
+    return compute_record(*task)
+
+
 def record(infer_dir, arm, run, layers):
+    """The metrics of one evaluated checkpoint (``compute_record``; from ``prefetch`` when it ran)."""
+    import copy
+
+    cached = _RECORDS.get((str(infer_dir), arm))
+    return copy.deepcopy(cached) if cached is not None else compute_record(infer_dir, arm, run, layers)
+
+
+def tasks_of(info, layers):
+    """Every (infer dir, arm, run, layers) the sections and the tracker section will read."""
+    out = []
+    for name in SECTIONS:
+        for rep in info.get(name) or []:
+            out += [(rep["infer"], run["arm"], run, layers) for run in rep["arms"]
+                    if (Path(rep["infer"]) / f"infer_{run['arm']}.json").exists()]
+    for rep in info.get("tracker") or []:
+        out += [(rep["infer"], arm, entry["run"], layers) for arm, entry in rep["arms"].items()
+                if (Path(rep["infer"]) / f"infer_{arm}.json").exists()]
+    return out
+
+
+def compute_record(infer_dir, arm, run, layers):
     rec = report.point_record(infer_dir, arm, run, layers)
     data = json.loads((Path(infer_dir) / f"infer_{arm}.json").read_text())
     rec.update(metrics.tracking_metrics(data))
@@ -377,7 +418,8 @@ def main(argv=None):
     info = json.loads(Path(a.info).read_text())
     layers = info["config"]["decoder_layers"]
     results_path = out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results = {}  # this report's sections; the others in results.json stay (report.update_results, at the end)
+    prefetch(tasks_of(info, layers))
     sections = {}
     for name in SECTIONS:
         if not info.get(name):
@@ -408,7 +450,7 @@ def main(argv=None):
         results["tracking_decision"] = decide(sections, tracker)
         render_decision(out, info, results["tracking_decision"], tracker)
         print(f"wrote {out / 'tracking.md'}")
-    results_path.write_text(json.dumps(results, indent=1, default=float))
+    report.update_results(results_path, lambda previous: {**previous, **results})
 
 
 if __name__ == "__main__":
