@@ -28,6 +28,10 @@ EVIDENCE = Path(runs.HERE)  # bench/evidence: its probe.py is loaded in TAO's pr
 # floor takes a few hundred (the evidence's 420-step base, about 11 minutes, stays in bench/ and demo.sh).
 SHARED = dict(steps=40, anchors=32, decoder_layers=2, dn_groups=1, temp_dn_groups=1, width=96, height=48,
               objects=(3, 6), area=2.5, camera_radius=6.0, camera_height=4.0, lr=4e-4)
+# The smallest head for the multi-process runs (two nodes, DDP), as Hydra overrides: SHARED's (2 decoder layers, one
+# denoising group), 32 queries as the tiny spec's; TAO's default is 6 layers (which its exporter hard-codes).
+SMALL_HEAD = runs.model_overrides({"anchors": SHARED["anchors"], "decoder_layers": SHARED["decoder_layers"],
+                                   "dn_groups": SHARED["dn_groups"], "temp_dn_groups": SHARED["temp_dn_groups"]})
 SCENE_FRAMES = 16  # training scenes of 16 frames, as the evidence's
 HELDOUT_FRAMES = 12  # one held-out scene: inspect judges 10 frames or more
 

@@ -5,7 +5,7 @@ TAO's convention), ``NUM_GPU_PER_NODE=1``, its ``NODE_RANK`` and the same
 ``MASTER_ADDR``/``MASTER_PORT``, as a cluster would start it; Lightning connects
 them over gloo. Each node has its own spec file (TAO's entrypoint rewrites the
 spec's ``train.num_nodes``/``num_gpus``/``gpu_ids`` from those variables) and its
-own results directory, as two machines would.
+own results directory, as two machines would. The head is the smallest the runs take (conftest ``SMALL_HEAD``).
 """
 import json
 import os
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BANNER, KEY, TAO, testenv, tiny
+from conftest import BANNER, KEY, SMALL_HEAD, TAO, testenv, tiny
 
 # One step per node: with one device per node TAO's train.py picks Lightning's plain DDP (it asks for
 # find_unused_parameters only when a node has more than one device), and Sparse4D's unused parameters
@@ -80,7 +80,7 @@ def two_nodes(tmp_path, datasets):
                         "RANK_PROBE_DIR": str(probe_dir), "TAO_CPU_TESTONLY_NO_CHECKPOINT": "1"})
             env["PYTHONPATH"] += os.pathsep + str(Path(__file__).parent)
             env.update(extra)
-            process = subprocess.Popen(["sparse4d", "train", "-e", str(spec), *overrides], env=env, cwd=tmp_path,
+            process = subprocess.Popen(["sparse4d", "train", "-e", str(spec), *SMALL_HEAD, *overrides], env=env, cwd=tmp_path,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             nodes.append(Node(process, results, time.monotonic()))
         deadline = time.monotonic() + deadline_s

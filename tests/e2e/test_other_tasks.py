@@ -3,9 +3,11 @@
 The derived image sets TAO_SPARSE4D_FIX=1 for every sparse4d task, so these must
 behave exactly as stock TAO. ``evaluate`` reads the session's stock-trained checkpoint
 and what stock ``sparse4d inference`` wrote for it (conftest ``tao_run``); ``export``
-needs a model of the size TAO's exporter hard-codes, trained one step here (the harness
-stands in for the CUDA calls export makes and for NVIDIA's metrics module, which
-records the results TAO hands it). With the switch on (with and without the key in
+needs a model of the size TAO's exporter hard-codes (its instance bank, and six decoder
+layers: it reads ``prediction[5]``), trained one step here by stock TAO in its default ``bf16``
+precision, which is also the test command's stock bf16 run (the harness stands in for
+the CUDA calls export makes and for NVIDIA's metrics module, which records the results
+TAO hands it). With the switch on (with and without the key in
 the spec) and off: evaluate hands the metrics what stock ``sparse4d inference``
 writes, and export writes the same ONNX graph; with the key and the switch off,
 stock TAO refuses the spec before doing anything.
@@ -17,7 +19,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import BANNER, KEY, TAO, passed, tao_task
+from conftest import BANNER, KEY, TAO, Run, passed, tao_task
 from harness import synthetic_data, testenv, tiny
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +27,8 @@ pytestmark = pytest.mark.e2e
 # TAO's exporter feeds a 600-instance temporal cache and hard-codes it against
 # num_temp_instances; its graph is the deformable-aggregation op (nv::MSDA) and
 # needs the grid mask module; a small input_shape keeps the 20 dummy cameras cheap.
+# It also hard-codes TAO's six decoder layers (prediction[1] .. prediction[5]): the
+# tiny spec's head is the smallest it takes.
 ANCHORS, TEMP_INSTANCES = 640, 600
 EXPORT_MODEL = ["model.use_grid_mask=true", "model.use_deformable_func=true",
                 "model.head.deformable_model.use_deformable_func=true", "model.input_shape=[160,96]"]
@@ -64,7 +68,9 @@ def assert_plugin_state(done, switch, with_key):
 
 @pytest.fixture(scope="module")
 def export_model(tmp_path_factory):
-    """A 1-step checkpoint (trained stock) of a model the exporter takes, and its spec, with and without the key."""
+    """A 1-step checkpoint (trained stock, in TAO's default bf16 precision) of a model the exporter takes, and its
+    spec, with and without the key. The training is also the test command's run of stock TAO in bf16 (Lightning
+    bf16-mixed, CPU autocast here) on a frame with objects: it trains with finite losses."""
     root = tmp_path_factory.mktemp("export_model")
     synthetic_data.generate(root / "data", seed=1, scenes=1, frames=1, num_anchors=ANCHORS)
     spec = tiny.write_spec(root / "spec.yaml", root / "data", root / "results", steps=1)
@@ -73,8 +79,11 @@ def export_model(tmp_path_factory):
     OmegaConf.save(cfg, spec)
     OmegaConf.update(cfg, KEY, "corrected")
     OmegaConf.save(cfg, root / "spec_key.yaml")
-    done = tao_task("train", spec, None)
+    done = tao_task("train", spec, None, ["train.precision=bf16"])
     assert passed(done), done.stdout[-3000:]
+    assert BANNER not in done.stdout
+    trained = Run(done, root / "results")
+    assert trained.cls_losses() and trained.all_losses_finite()
     [checkpoint] = (root / "results" / "train").glob("model_epoch_*.pth")  # sparse4d_model_latest.pth links to it
     return {"root": root, "checkpoint": checkpoint, "specs": {False: spec, True: root / "spec_key.yaml"}}
 
