@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.evidence import figures, metrics, validity
+from bench.evidence import config, figures, metrics, validity
 
 TITLES = {
     "base": "base (corrected from scratch)",
@@ -148,13 +148,15 @@ def compare(baseline, other, key, direction, required=()):
     A repeat counts only where both arms, and every record of ``required`` (per-repeat
     lists, e.g. the transfer base), left their floor; otherwise it is inconclusive.
     """
-    out = {"better": 0, "worse": 0, "same": 0, "inconclusive": 0, "n": 0}
+    out = {"better": 0, "worse": 0, "same": 0, "inconclusive": 0, "cannot_tell": 0, "n": 0}
     for i, (base, rec) in enumerate(zip(baseline, other)):
         out["n"] += 1
         a, b = base.get(key), rec.get(key)
         valid = base["learned"] and rec["learned"] and all(req[i]["learned"] for req in required)
-        if not valid or a is None or b is None or math.isnan(a) or math.isnan(b):
+        if not valid:
             out["inconclusive"] += 1
+        elif a is None or b is None or math.isnan(a) or math.isnan(b) or (key in config.CLIPPED_AT_ZERO and a == 0):
+            out["cannot_tell"] += 1  # a degenerate value (NaN, or AMOTA clipped at 0): never "not worse"
         elif math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
             out["same"] += 1
         elif (b - a) * direction > 0:
@@ -172,15 +174,21 @@ def comparisons(records, pairs, required=()):
 
 def verdict(counts):
     """One phrase for a comparison; never an effect from inconclusive repeats."""
-    conclusive = counts["n"] - counts["inconclusive"]
-    if conclusive == 0:
+    cannot = counts.get("cannot_tell", 0)
+    conclusive = counts["n"] - counts["inconclusive"] - cannot
+    if conclusive == 0 and not cannot:
         return "inconclusive (an arm at its floor in every repeat)"
+    if conclusive == 0:
+        return f"cannot tell (a degenerate value: NaN, or clipped at 0) in {cannot}/{counts['n']}" + (
+            f"; {counts['inconclusive']} inconclusive" if counts["inconclusive"] else "")
     parts = [f"better in {counts['better']}/{conclusive}"]
     if counts["worse"]:
         parts.append(f"worse in {counts['worse']}/{conclusive}")
     if counts["same"]:
         parts.append(f"equal in {counts['same']}/{conclusive}")
     text = ", ".join(parts) + " conclusive repeats"
+    if cannot:
+        text += f"; cannot tell in {cannot} (a degenerate value)"
     if counts["inconclusive"]:
         text += f"; {counts['inconclusive']} inconclusive"
     return text

@@ -150,7 +150,7 @@ def test_a_stock_run_at_its_floor_makes_its_comparisons_inconclusive(tmp_path, m
                             "inconclusive (an arm at its floor in every repeat)"], transfer_row
     t = results["transfer"]
     assert t["comparisons"]["corrected_vs_original"]["fp_per_frame"] == {
-        "better": 1, "worse": 0, "same": 0, "inconclusive": 0, "n": 1}
+        "better": 1, "worse": 0, "same": 0, "inconclusive": 0, "cannot_tell": 0, "n": 1}
     assert t["arms"]["original"][0]["fp_per_frame"] == pytest.approx(3.0)
     assert t["arms"]["corrected"][0]["precision_2m"] == pytest.approx(2 / 3)
 
@@ -200,5 +200,21 @@ def test_over_repeats_a_comparison_counts_the_conclusive_ones_and_names_the_rest
     transfer_row = row(section(report, "3. Repeat by repeat"), "false positives / frame (2 m)")
     assert transfer_row[0] == "better in 1/1 conclusive repeats; 1 inconclusive", transfer_row
     assert results["transfer"]["comparisons"]["corrected_vs_original"]["fp_per_frame"] == {
-        "better": 1, "worse": 0, "same": 0, "inconclusive": 1, "n": 2}
+        "better": 1, "worse": 0, "same": 0, "inconclusive": 1, "cannot_tell": 0, "n": 2}
     assert [v["verdict"] for v in results["transfer"]["rescue"]][1] == "inconclusive"
+
+
+def test_a_degenerate_baseline_value_is_cannot_tell_never_same_or_better():
+    """AMOTA clipped at 0, or a NaN, for the baseline: the comparison says it cannot tell (issue 31)."""
+    from bench.evidence import report
+
+    learned = {"learned": True}
+    stock = [dict(learned, amota=0.0, ids_per_gt_nuscenes=float("nan")), dict(learned, amota=0.2, ids_per_gt_nuscenes=0.1)]
+    fixed = [dict(learned, amota=0.0, ids_per_gt_nuscenes=0.05), dict(learned, amota=0.3, ids_per_gt_nuscenes=0.05)]
+    amota = report.compare(stock, fixed, "amota", +1)
+    assert (amota["cannot_tell"], amota["better"], amota["same"]) == (1, 1, 0)
+    ids = report.compare(stock, fixed, "ids_per_gt_nuscenes", -1)
+    assert (ids["cannot_tell"], ids["better"]) == (1, 1)
+    assert report.verdict(amota) == "better in 1/1 conclusive repeats; cannot tell in 1 (a degenerate value)"
+    both = report.compare(stock[:1], fixed[:1], "amota", +1)
+    assert report.verdict(both).startswith("cannot tell") and "not worse" not in report.verdict(both)
