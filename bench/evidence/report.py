@@ -78,6 +78,8 @@ def point_record(infer_dir, name, run, layers, with_devkit=True):
     rec["wall_s"] = run["wall_s"]
     rec["_floor_trace"] = validity.floor_series(steps, layers - 1)
     rec["_frames"] = data["frames"]
+    # the run that inferred it, not a later resume (None in a record from before infer.py wrote them)
+    rec["commit"], rec["started"] = data.get("commit"), data.get("started")
     return rec
 
 
