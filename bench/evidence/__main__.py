@@ -114,6 +114,8 @@ def run_repeats(work, cfg, keep):
         finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(cfg["repeats"]) for m in config.MODES}
 
         def rescue(r):
+            if not train:
+                return runs.trained(arm_dirs[r], config.RESCUE)
             spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
             return prune(runs.train(reps[r] / "transfer", config.RESCUE, config.BASE_MODE, cfg["rescue_steps"],
                                     reps[r] / "data_finetune", cfg, config.RUN_SEED + r, pretrained=spoiled,
@@ -148,7 +150,7 @@ def run_repeats(work, cfg, keep):
         return [f.result() for f in [pool.submit(infer, r) for r in range(cfg["repeats"])]]
 
 
-def run_temporal(work, cfg, align=False, tracker=None):
+def run_temporal(work, cfg, align=False, tracker=None, train=True):
     """The temporal scenario (``align``: temporal_align): per repeat a corrected base on crossing scenes, the three
     fine-tunes, the rescue; held-out inference with TAO's own IDs and with the plugin's ID continuity, and (temporal,
     ``tracker``: arm names of config.TRACKER_ARMS) the tracker scenario's arms, all in one inference process per repeat.
@@ -156,7 +158,8 @@ def run_temporal(work, cfg, align=False, tracker=None):
     Final checkpoints only (no curves), kept: ``main`` deletes them once every temporal scenario is done. temporal_align
     reuses the temporal scenario's data and bases (trained here if absent) and fine-tunes ``config.ALIGN_MODES`` and the
     rescue with ``config.ALIGN_OVERRIDES``. Same pool discipline as ``run_repeats``: jobs are submitted in dependency
-    order. Returns (the section's repeats, the tracker section's repeats or None).
+    order. ``train`` False: nothing is trained; the trainings found in ``work`` (their records) are inferred and
+    the others are named ``not_run``. Returns (the section's repeats, the tracker section's repeats or None).
     """
     repeats = cfg["temporal_repeats"]
     reps = [work / f"repeat{r}" / "temporal" for r in range(repeats)]
@@ -176,12 +179,16 @@ def run_temporal(work, cfg, align=False, tracker=None):
 
         def base(r):
             made[r].result()
+            if not train:
+                return runs.trained(reps[r], "base")
             return runs.train(reps[r], "base", config.BASE_MODE, cfg["steps"], reps[r] / "data_base", cfg,
                               config.RUN_SEED + r)
 
         bases = [pool.submit(base, r) for r in range(repeats)]
 
         def finetune(r, mode):
+            if not train:
+                return runs.trained(arm_dirs[r], mode)
             start = runs.final_checkpoint(bases[r].result()["results"])
             return runs.train(arm_dirs[r], mode, mode, cfg["finetune_steps"], reps[r] / "data_finetune", cfg,
                               config.RUN_SEED + r, pretrained=start, extra_overrides=overrides)
@@ -190,6 +197,8 @@ def run_temporal(work, cfg, align=False, tracker=None):
         finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(repeats) for m in modes}
 
         def rescue(r):
+            if not train:
+                return runs.trained(arm_dirs[r], config.RESCUE)
             spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
             return runs.train(arm_dirs[r], config.RESCUE, config.BASE_MODE, cfg["rescue_steps"], reps[r] / "data_finetune",
                               cfg, config.RUN_SEED + r, pretrained=spoiled, extra_overrides=overrides)
@@ -200,6 +209,9 @@ def run_temporal(work, cfg, align=False, tracker=None):
             arms = {"base": bases[r].result(), **{m: finetunes[(r, m)].result() for m in modes}}
             if rescues[r] is not None:
                 arms[config.RESCUE] = rescues[r].result()
+            not_run = {a: f"no training record in {arm_dirs[r] if a != 'base' else reps[r]} (not trained: --no-train)"
+                       for a, run in arms.items() if run is None}
+            arms = {a: run for a, run in arms.items() if run is not None}
             section = arm_dirs[r].name
             points = []
             for a, run in arms.items():
@@ -213,7 +225,7 @@ def run_temporal(work, cfg, align=False, tracker=None):
             wall = runs.infer(points + (tracked["points"] if tracked else []), reps[r] / "data_heldout", work / f"repeat{r}",
                               arm_dirs[r] / "infer.log")
             rep = {"repeat": r, "arms": [dict(run, arm=a) for a, run in arms.items()], "infer": str(arm_dirs[r] / "infer"),
-                   "inference_wall_s": wall}
+                   "inference_wall_s": wall, **({"not_run": not_run} if not_run else {})}
             return rep, (dict(tracked["section"], inference_wall_s=wall) if tracked else None)
 
         done = [f.result() for f in [pool.submit(infer, r) for r in range(repeats)]]
@@ -264,6 +276,9 @@ def main(argv=None):
     p.add_argument("--out", default=str(runs.REPO / "docs" / "evidence"), help="report.md, results.json, figures")
     p.add_argument("--workdir", help="data, specs, logs, probes, checkpoints (default: a fresh dir under /tmp)")
     p.add_argument("--keep", action="store_true", help="keep every checkpoint (~0.9 GB each)")
+    p.add_argument("--no-train", action="store_true",
+                   help="temporal scenarios: train nothing; infer the trainings whose records are in --workdir and name "
+                   "the others not run")
     p.add_argument("--scenarios", default=",".join(config.SCENARIOS),
                    help="comma-separated, of: " + ", ".join(config.SCENARIOS) + " (scratch and transfer run together; "
                    "temporal, temporal_align and tracker alone add their sections to an existing results.json; "
@@ -294,7 +309,8 @@ def main(argv=None):
                              for name, (ft, bank, why) in config.TRACKER_ARMS.items()},
             "scenarios": sorted(scenarios),
             "command": "python3 bench/evidence" + (" --quick" if a.quick else "")
-            + ("" if scenarios == set(config.SCENARIOS) else f" --scenarios {','.join(sorted(scenarios))}"),
+            + ("" if scenarios == set(config.SCENARIOS) else f" --scenarios {','.join(sorted(scenarios))}")
+            + (" --no-train" if a.no_train else ""),
             "seeds": {"base_data": config.BASE_DATA_SEED, "finetune_data": config.FINETUNE_DATA_SEED,
                       "heldout_data": config.HELDOUT_SEED, "temporal_base_data": config.TEMPORAL_BASE_DATA_SEED,
                       "temporal_finetune_data": config.TEMPORAL_FINETUNE_DATA_SEED,
@@ -312,10 +328,11 @@ def main(argv=None):
     def temporal_scenarios():
         tracked = None
         if "temporal" in scenarios:  # the tracker's arms ride in the temporal scenario's inference processes
-            info["temporal"], tracked = run_temporal(work, cfg, tracker=tracker_arms)
+            info["temporal"], tracked = run_temporal(work, cfg, tracker=tracker_arms, train=not a.no_train)
         else:
             info["temporal"] = []
-        info["temporal_align"] = run_temporal(work, cfg, align=True)[0] if "temporal_align" in scenarios else []
+        info["temporal_align"] = (run_temporal(work, cfg, align=True, train=not a.no_train)[0]
+                                  if "temporal_align" in scenarios else [])
         if tracker_arms and tracked is None:
             tracked = run_tracker(work, cfg, tracker_arms)
         info["tracker"] = tracked or []

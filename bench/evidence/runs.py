@@ -137,6 +137,12 @@ def model_overrides(cfg):
     ]
 
 
+def trained(run_dir, name):
+    """The record of a training that ended in ``run_dir`` (None: it never did)."""
+    record_path = Path(run_dir) / f"{name}.record.json"
+    return json.loads(record_path.read_text()) if record_path.exists() else None
+
+
 def train(run_dir, name, mode, steps, data, cfg, seed, pretrained=None, checkpoint_every=None, checkpoint=True,
           threads=1, extra_overrides=()):
     """TAO's own ``sparse4d train -e spec.yaml``; returns the run's record (overrides, wall time, dirs).
