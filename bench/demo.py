@@ -113,7 +113,7 @@ def cached_base(cfg):
         checks = validity.validity(validity.read_probe(run["probe"]), cfg["decoder_layers"])
         runs.generate(tmp / "heldout", config.HELDOUT_SEED, cfg["test_scenes"], cfg["test_frames"], cfg)
         runs.infer([("base", run["results"], str(runs.final_checkpoint(run["results"])))], tmp / "heldout", tmp / "infer",
-                   tmp / "infer.log", threads=2, bank={"id_continuity_gate": 0.0, "track_gate": 0.0})
+                   tmp / "infer.log", threads=2, bank=config.TRACKER_OFF)
         heldout = held_out_metrics(tmp / "infer" / "infer_base.json")
         staging = cache.with_name(cache.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
@@ -180,7 +180,7 @@ def main(argv=None):
         say("held-out scenes: TAO's inference path (decoder at 0.05, instance-bank track IDs), both arms side by side "
             "with TAO's own IDs, and the corrected fine-tune again with the plugin's default track-ID settings "
             f"({', '.join(f'{k}={v}' for k, v in DEFAULTS.items())})")
-        tao_ids = {"id_continuity_gate": 0.0, "track_gate": 0.0}
+        tao_ids = config.TRACKER_OFF
         points = [(arm, finetunes[arm]["results"], str(runs.final_checkpoint(finetunes[arm]["results"])), out, bank)
                   for arm, out, bank in (("original", work / "infer", tao_ids), ("corrected", work / "infer", tao_ids),
                                          ("corrected", work / "infer_defaults", DEFAULTS))]

@@ -137,7 +137,7 @@ def run_repeats(work, cfg, keep):
                     points.append((f"transfer/infer/{arm}", run["results"], str(runs.final_checkpoint(run["results"]))))
             runs.log(f"repeat {r}: inference on held-out scenes")
             wall = runs.infer(points, reps[r] / "data_heldout", reps[r], reps[r] / "infer_scratch_transfer.log",
-                              continuity_gate=0.0)
+                              bank=config.TRACKER_OFF)
             if not keep and not cfg.get("share_trainings"):  # TAO's checkpoints, ~0.9 GB each (QUICK: at the end)
                 for run in [*scratch_arms.values(), *transfer_arms.values()]:
                     for ckpt in Path(run["results"]).rglob("*.pth"):
@@ -216,9 +216,9 @@ def run_temporal(work, cfg, align=False, tracker=None, train=True):
             points = []
             for a, run in arms.items():
                 ckpt = str(runs.final_checkpoint(run["results"]))
-                points += [(f"{section}/infer/{a}", run["results"], ckpt, {"id_continuity_gate": 0.0}),
+                points += [(f"{section}/infer/{a}", run["results"], ckpt, dict(config.TRACKER_OFF)),
                            (f"{section}/infer/continuity/{a}", run["results"], ckpt,
-                            {"id_continuity_gate": config.CONTINUITY_GATE})]
+                            dict(config.TRACKER_OFF, id_continuity_gate=config.CONTINUITY_GATE))]
             tracked = tracker_points(work, r, tracker) if tracker else None
             what = "TAO's IDs and continuity" + (f", {len(tracked['points'])} tracker arms" if tracked else "")
             runs.log(f"repeat {r} {section}: inference on held-out crossing scenes, {what}")

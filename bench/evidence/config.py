@@ -162,7 +162,9 @@ DECISION_RULE = (
 # The plugin's instance-bank keys (model.head.instance_bank.KEY) an inference arm may set; infer.py passes any of them.
 TRACKER_KEYS = ("id_continuity_gate", "track_gate", "track_max_age", "track_speed_gate", "track_assignment",
                 "track_nms_radius")
-TRACKER_OFF = dict(id_continuity_gate=0.0)  # TAO's own IDs; the tracker keys at their "off" defaults
+# TAO's own IDs: every key off, named explicitly (the plugin's defaults are the evidence's advice, not off)
+TRACKER_OFF = dict(id_continuity_gate=0.0, track_gate=0.0, track_max_age=0, track_speed_gate=0.0,
+                   track_assignment="greedy", track_nms_radius=0.0)
 ASSOCIATION = dict(id_continuity_gate=0.0, track_gate=1.0, track_max_age=0, track_speed_gate=0.0,
                    track_assignment="greedy", track_nms_radius=0.0)
 FULL_TRACKER = dict(id_continuity_gate=0.0, track_gate=1.0, track_max_age=3, track_speed_gate=0.5,

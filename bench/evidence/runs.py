@@ -232,14 +232,14 @@ def infer(points, data, out, log_path, threads=1, continuity_gate=None, bank=Non
 
     ``bank``: instance-bank settings (``model.head.instance_bank.KEY``: the plugin's ``id_continuity_gate``,
     ``track_gate``, ...) for every point; a point's own ``settings`` dict adds to them. ``continuity_gate``: shorthand
-    for ``bank={"id_continuity_gate": M}`` (0: TAO's own IDs; neither: as the run was trained). A name ``sub/arm``
+    for ``bank=dict(config.TRACKER_OFF, id_continuity_gate=M)`` (0: TAO's own IDs; neither: the plugin's defaults). A name ``sub/arm``
     writes ``out/sub/infer_arm.json``. Skipped when every point's record exists (a resumed run: its checkpoints may be
     gone). A point with the same checkpoint file, settings and data as one inferred before in this process gets a copy
     of that record (``copied_from``; inference is deterministic: TAO's eval mode, seed 0). Returns the inference wall
     time (0.0 when nothing was inferred)."""
     common = dict(bank or {})
-    if continuity_gate is not None:
-        common["id_continuity_gate"] = continuity_gate
+    if continuity_gate is not None:  # ID continuity alone (0: TAO's own IDs): every other key off
+        common.update(config.TRACKER_OFF, id_continuity_gate=continuity_gate)
     points = [(p[0], p[1], p[2], dict(common, **(p[3] if len(p) > 3 and p[3] else {}))) for p in points]
     points = [p for p in points if not record_path(out, p[0]).exists()]  # a resume infers only what is missing
     run, copies, mine = [], [], []

@@ -215,7 +215,7 @@ def decide(sections, tracker=None):
         for arm in (a for a in DECISION_ARMS if a in t["arms"]):
             for continued in (False, True):
                 label = f"{name}: {arm}{' + ID continuity' if continued else ''}"
-                bank = {"id_continuity_gate": config.CONTINUITY_GATE if continued else 0.0}
+                bank = dict(config.TRACKER_OFF, id_continuity_gate=config.CONTINUITY_GATE if continued else 0.0)
                 mode = "corrected" if arm == config.RESCUE else arm
                 settings[label] = ([flat(r, b, continued) for r, b in zip(t["arms"][arm], t["base"])],
                                    {"bank": bank, "mode": mode, "alignment": name == "temporal_align"})

@@ -1,12 +1,15 @@
-"""ID continuity through TAO's own ``sparse4d inference -e spec.yaml`` (tracking mode, TAO's default
-``inference.tracking.enabled``), on the shared fix-trained checkpoint (conftest ``tao_run``): the plugin's
-default gate (1 m) changes track IDs only; a bad gate is refused before anything is written."""
+"""Track IDs through TAO's own ``sparse4d inference -e spec.yaml`` (tracking mode, TAO's default
+``inference.tracking.enabled``), on the shared fix-trained checkpoint (conftest ``tao_run``): ID continuity
+(1 m) changes track IDs only; the plugin's defaults (the tracker: association and duplicate suppression,
+the evidence's advice) show a subset of TAO's boxes with each ID once per frame and fewer IDs; a bad value
+is refused before anything is written."""
 import json
 from collections import Counter
 
 from conftest import passed, tao_task
 
 GATE_KEY = "model.head.instance_bank.id_continuity_gate"
+BANK = "model.head.instance_bank"
 
 
 def tracking_inference(tao_run, name, switch, overrides=()):
@@ -26,29 +29,40 @@ def boxes_and_ids(path):
     return boxes, ids
 
 
-def test_the_default_gate_changes_track_ids_only_and_never_shows_an_id_twice(tao_run):
+def distinct_ids(ids):
+    return len({i for frame in ids.values() for i in frame})
+
+
+def test_continuity_changes_track_ids_only_and_the_tracker_shows_a_subset_with_fewer_ids(tao_run):
     stock_done, stock_file = tracking_inference(tao_run, "stock", None)
-    gate_done, gate_file = tracking_inference(tao_run, "gate", "1")  # no key: the plugin's default
-    off_done, off_file = tracking_inference(tao_run, "gate0", "1", [f"{GATE_KEY}=0"])
-    for done in (stock_done, gate_done, off_done):
+    gate_done, gate_file = tracking_inference(tao_run, "gate", "1", [f"{GATE_KEY}=1.0", f"{BANK}.track_gate=0"])
+    off_done, off_file = tracking_inference(tao_run, "gate0", "1", [f"{GATE_KEY}=0", f"{BANK}.track_gate=0"])
+    tracker_done, tracker_file = tracking_inference(tao_run, "tracker", "1")  # no key: the plugin's defaults
+    for done in (stock_done, gate_done, off_done, tracker_done):
         assert passed(done), done.stdout[-3000:]
-    assert f"{GATE_KEY}: 1 m" in gate_done.stdout  # the head handed the default gate to its bank
+    assert "ID continuity: a fresh detection takes the ID of a carried query within 1 m" in gate_done.stdout
+    assert ("tracker: gate 1 m (+0 x speed x time), memory 0 frames, greedy, duplicates within 1 m suppressed"
+            in tracker_done.stdout)
     assert json.loads(off_file.read_text())["results"] == json.loads(stock_file.read_text())["results"]  # 0: TAO's
     stock_boxes, stock_ids = boxes_and_ids(stock_file)
     gate_boxes, gate_ids = boxes_and_ids(gate_file)
     assert gate_boxes == stock_boxes and sum(map(len, gate_boxes.values())) > 0
     for frame in gate_ids.values():
         assert max(Counter(frame).values(), default=1) == 1
-    distinct = {name: len({i for frame in ids.values() for i in frame}) for name, ids in (("stock", stock_ids),
-                                                                                          ("gate", gate_ids))}
-    print(distinct)
-    assert distinct["gate"] <= distinct["stock"]
+    assert distinct_ids(gate_ids) <= distinct_ids(stock_ids)
+    tracker_boxes, tracker_ids = boxes_and_ids(tracker_file)
+    assert tracker_boxes.keys() == stock_boxes.keys()
+    for token, frame in tracker_boxes.items():  # TAO's boxes, less the suppressed duplicates
+        assert all(box in stock_boxes[token] for box in frame)
+    for frame in tracker_ids.values():
+        assert max(Counter(frame).values(), default=1) == 1
+    assert 0 < distinct_ids(tracker_ids) < distinct_ids(stock_ids)
 
 
 def test_an_invalid_gate_stops_inference_before_anything_is_written(tao_run):
     done, path = tracking_inference(tao_run, "invalid", "1", [f"{GATE_KEY}=-1.0"])
     assert not passed(done)
-    assert f"{GATE_KEY}=-1.0 is not a valid value; valid values are distances in metres from 0" in done.stdout
+    assert f"{GATE_KEY}=-1.0 is not a valid value; valid values are numbers from 0 to 10 metres" in done.stdout
     assert not path.exists()
 
 

@@ -4,6 +4,7 @@ Frames are driven as ``Sparse4DHead.forward`` drives the bank at inference:
 ``cache`` then ``get_instance_id(cls, anchor, score_threshold)``; queries
 ``0..num_temp_instances-1`` of a frame are the ones the bank carried.
 """
+import dataclasses
 import importlib
 
 import numpy as np
@@ -30,8 +31,8 @@ def bank_module():
 def new_bank(bank_module, gate):
     bank = bank_module.InstanceBank(num_anchor=ANCHORS, embed_dims=4, anchor=np.zeros((ANCHORS, 11)),
                                     num_temp_instances=TEMP)
-    if gate:  # what the head patch does from the spec key
-        setattr(bank, id_settings.BANK_ATTRIBUTE, id_settings.Settings(id_continuity_gate=gate))
+    if gate:  # what the head patch does from the spec keys: ID continuity alone
+        setattr(bank, id_settings.BANK_ATTRIBUTE, dataclasses.replace(id_settings.TAO_IDS, id_continuity_gate=gate))
     return bank
 
 
@@ -204,7 +205,7 @@ def test_invalid_gates_are_refused_naming_the_value_and_the_range(value):
         id_settings.CONTINUITY.validate(value)
     message = str(raised.value)
     assert f"model.head.instance_bank.id_continuity_gate={value!r} is not a valid value" in message
-    assert "valid values are numbers from 0 to 10 metres; the default is 1.0." in message
+    assert f"valid values are numbers from 0 to 10 metres; the default is {id_settings.CONTINUITY.default}." in message
 
 
 @pytest.mark.once
@@ -227,9 +228,9 @@ def build_head(experiment_config, gate):
 
 
 @pytest.mark.usefixtures("patched")
-@pytest.mark.parametrize("gate, expected", [(0.0, 0.0), (1.5, 1.5), (None, 1.0)])
+@pytest.mark.parametrize("gate, expected", [(0.0, 0.0), (1.5, 1.5), (None, 0.0)])
 def test_the_head_hands_the_spec_gate_to_its_bank(experiment_config, gate, expected):
-    bank = build_head(experiment_config, gate).instance_bank  # None: the key left at the schema's default, 1 m
+    bank = build_head(experiment_config, gate).instance_bank  # None: the key left at the schema's default, 0 (off)
     settings = getattr(bank, id_settings.BANK_ATTRIBUTE, None)
     assert (settings.id_continuity_gate if settings else 0.0) == expected
 

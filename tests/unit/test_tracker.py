@@ -5,6 +5,7 @@ Frames are driven as ``Sparse4DHead.forward`` drives the bank at inference
 of one or two slots. One object per scene is detected each frame by a query
 TAO did not carry, as a fixed model does: TAO alone gives it a new ID every frame.
 """
+import dataclasses
 import importlib
 import itertools
 
@@ -35,8 +36,8 @@ def new_bank(bank_module, **settings):
     bank = bank_module.InstanceBank(num_anchor=ANCHORS, embed_dims=4, anchor=np.zeros((ANCHORS, 11)),
                                     num_temp_instances=TEMP)
     bank.time_interval = torch.tensor([0.5])
-    if settings:  # what the head patch does from the spec keys
-        setattr(bank, id_settings.BANK_ATTRIBUTE, id_settings.Settings(**settings))
+    if settings:  # what the head patch does from the spec keys (the others off, whatever the defaults)
+        setattr(bank, id_settings.BANK_ATTRIBUTE, dataclasses.replace(id_settings.TAO_IDS, **settings))
     return bank
 
 
@@ -287,6 +288,16 @@ def test_the_head_hands_every_key_to_its_bank(experiment_config):
 
 
 @pytest.mark.usefixtures("patched")
+def test_without_a_key_the_bank_gets_the_evidence_s_advice(experiment_config):
+    """The defaults the evidence's rule advised (docs/evidence/tracking.md): association within 1 m with duplicates
+    suppressed within 1 m, greedy, no memory, no speed gate; ID continuity off."""
+    settings = getattr(build_head(experiment_config).instance_bank, id_settings.BANK_ATTRIBUTE)
+    assert settings == id_settings.Settings() == id_settings.Settings(
+        id_continuity_gate=0.0, track_gate=1.0, track_max_age=0, track_speed_gate=0.0, track_assignment="greedy",
+        track_nms_radius=1.0)
+
+
+@pytest.mark.usefixtures("patched")
 @pytest.mark.parametrize("key, value, valid", [
     ("track_gate", -1.0, "numbers from 0 to 10 metres"),
     ("track_max_age", -1, "whole numbers from 0 to 100 frames"),
@@ -322,10 +333,10 @@ def test_without_the_plugin_tao_refuses_the_keys(experiment_config):
 def test_suppression_without_the_decoder_patch_stops_the_build(experiment_config, decoder_module):
     decoder_decode.PATCH.revert(decoder_module)
     with pytest.raises(UnsupportedTaoCode) as raised:
-        build_head(experiment_config, track_gate=1.0, track_nms_radius=1.0)
-    assert "asks for track_gate=1.0, track_nms_radius=1.0" in str(raised.value)
+        build_head(experiment_config, track_nms_radius=1.5)
+    assert "asks for track_nms_radius=1.5" in str(raised.value)
     assert "SparseBox3DDecoder.decode is not patched" in str(raised.value)
-    build_head(experiment_config, track_gate=1.0)  # without suppression the decoder's patch is not needed
+    build_head(experiment_config, track_nms_radius=0.0)  # without suppression the decoder's patch is not needed
 
 
 # ---------------------------------------------------------------- the matching, on its own
