@@ -9,7 +9,9 @@ precision, which is also the test command's stock bf16 run (the harness stands i
 the CUDA calls export makes and for NVIDIA's metrics module, which records the results
 TAO hands it). With the switch on (with and without the key in
 the spec) and off: evaluate hands the metrics what stock ``sparse4d inference``
-writes, and export writes the same ONNX graph; with the key and the switch off,
+writes (with the switch on, the plugin's track-ID keys set to TAO's own IDs: by default
+its tracker suppresses duplicates and re-assigns IDs, which tests/e2e/test_id_continuity.py
+covers), and export writes the same ONNX graph; with the key and the switch off,
 stock TAO refuses the spec before doing anything.
 """
 import json
@@ -99,6 +101,7 @@ def evaluated(tao_run):
             "specs": {False: root / "stock_heldout.yaml", True: root / "stock_heldout_key.yaml"}}
 
 
+TAO_IDS = ("model.head.instance_bank.track_gate=0", "model.head.instance_bank.id_continuity_gate=0")
 VARIANTS = [pytest.param("1", False, id="switch-on"), pytest.param("1", True, id="switch-on-with-key"),
             pytest.param(None, False, id="switch-off")]
 
@@ -109,8 +112,8 @@ def test_evaluate_hands_the_metrics_what_inference_writes(evaluated, switch, wit
     record = evaluated["root"] / f"{name}.jsonl"
     done = tao_task("evaluate", evaluated["specs"][with_key], switch, [
         f"evaluate.checkpoint={evaluated['checkpoint']}", "inference.output_nvschema=false",
-        f"inference.jsonfile_prefix={evaluated['root'] / name}", f"results_dir={evaluated['root'] / name}-results"],
-        extra_env={"TAO_CPU_TESTONLY_METRICS_RECORD": str(record)})
+        f"inference.jsonfile_prefix={evaluated['root'] / name}", f"results_dir={evaluated['root'] / name}-results",
+        *(TAO_IDS if switch == "1" else ())], extra_env={"TAO_CPU_TESTONLY_METRICS_RECORD": str(record)})
     assert passed(done), done.stdout[-3000:]
     assert_plugin_state(done, switch, with_key)
     [row] = [json.loads(line) for line in record.read_text().splitlines()]
