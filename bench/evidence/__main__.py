@@ -114,8 +114,6 @@ def run_repeats(work, cfg, keep):
         finetunes = {(r, m): pool.submit(finetune, r, m) for r in range(cfg["repeats"]) for m in config.MODES}
 
         def rescue(r):
-            if not train:
-                return runs.trained(arm_dirs[r], config.RESCUE)
             spoiled = runs.final_checkpoint(finetunes[(r, "original")].result()["results"])
             return prune(runs.train(reps[r] / "transfer", config.RESCUE, config.BASE_MODE, cfg["rescue_steps"],
                                     reps[r] / "data_finetune", cfg, config.RUN_SEED + r, pretrained=spoiled,

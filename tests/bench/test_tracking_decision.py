@@ -108,6 +108,8 @@ def test_the_rule_and_the_arms_are_fixed_in_config():
                                          "corrected+hungarian", "corrected+suppression", "corrected+tracker"]
     for name, (finetune, bank, why) in config.TRACKER_ARMS.items():
         assert finetune in config.MODES and why and set(bank) <= set(config.TRACKER_KEYS), name
-    assert config.TRACKER_ARMS["stock"][1] == {"id_continuity_gate": 0.0}
+    assert config.TRACKER_ARMS["stock"][1] == config.TRACKER_OFF == dict(  # every key named: TAO's own IDs
+        id_continuity_gate=0.0, track_gate=0.0, track_max_age=0, track_speed_gate=0.0, track_assignment="greedy",
+        track_nms_radius=0.0)
     assert config.TRACKER_ARMS["corrected+memory"][1] == dict(config.ASSOCIATION, track_max_age=3)
     assert set(config.QUICK["tracker_arms"]) <= set(config.TRACKER_ARMS)

@@ -15,47 +15,17 @@ when that patch is not applied).
 """
 import inspect
 
-import numpy as np
-
-from tao_sparse4d_fix.runtime import continuity, id_frame, id_settings, tracker, versions
+from tao_sparse4d_fix.runtime import id_settings, versions
 from tao_sparse4d_fix.runtime.patches._base import MethodPatch
 
 TRACKS_ATTRIBUTE = "_tao_sparse4d_fix_tracks"  # per batch slot: the tracker's Tracks, on the bank
 
 
-def _continuity(frame, threshold, gate):
-    """Per slot: the IDs with ID continuity (a donor's query loses its ID), fresh ones numbered in TAO's order."""
-    bank_ids, next_id = [], frame.first_id
-    for slot in frame.slots:
-        taken, given = continuity.inherit(slot, threshold, gate)
-        shown = slot.score >= threshold
-        fresh = shown & (slot.carried < 0) & (taken < 0)
-        ids = np.where(given, -1, np.where(slot.carried >= 0, slot.carried, taken))
-        ids[fresh] = next_id + np.arange(int(fresh.sum()))
-        next_id += int(fresh.sum())
-        bank_ids.append(ids)
-    return bank_ids, bank_ids, next_id, None
-
-
-def _tracked(frame, threshold, settings, previous):
-    """Per slot: shown IDs (``SUPPRESSED`` for duplicates) and bank IDs from the tracker; its new Tracks."""
-    shown_ids, bank_ids, tracks, next_id = [], [], [], frame.first_id
-    if not frame.carried_any or previous is None or len(previous) != len(frame.slots):
-        previous = [tracker.Tracks() for _ in frame.slots]
-    for slot, before in zip(frame.slots, previous):
-        result = tracker.step(slot, before, settings, threshold, next_id)
-        next_id += result.fresh
-        shown = result.ids >= 0
-        taken_elsewhere = ~shown & np.isin(slot.carried, result.ids[shown])  # an ID shows on one query only
-        bank = np.where(shown, result.ids, np.where(taken_elsewhere | result.suppressed, -1, slot.carried))
-        shown_ids.append(np.where(result.suppressed, id_settings.SUPPRESSED, bank))
-        bank_ids.append(bank)
-        tracks.append(result.tracks)
-    return shown_ids, bank_ids, next_id, tracks
-
-
 def assign_ids(wrapped, instance, args, kwargs):
+    import numpy as np
     import torch
+
+    from tao_sparse4d_fix.runtime import frame_ids, id_frame  # numpy: imported only where TAO runs
 
     settings = getattr(instance, id_settings.BANK_ATTRIBUTE, None)  # a bank the head did not set up: TAO's own IDs
     if settings is None or not settings.active or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
@@ -67,9 +37,10 @@ def assign_ids(wrapped, instance, args, kwargs):
     frame = id_frame.read(instance, logits, anchor, instance.instance_id)  # before TAO's call changes the bank
     ids = wrapped(*args, **kwargs)
     if settings.tracking:
-        shown, bank, next_id, tracks = _tracked(frame, threshold, settings, getattr(instance, TRACKS_ATTRIBUTE, None))
+        previous = getattr(instance, TRACKS_ATTRIBUTE, None)
+        shown, bank, next_id, tracks = frame_ids.by_tracker(frame, threshold, settings, previous)
     elif frame.carried_any:
-        shown, bank, next_id, tracks = _continuity(frame, threshold, settings.id_continuity_gate)
+        shown, bank, next_id, tracks = frame_ids.by_continuity(frame, threshold, settings.id_continuity_gate)
     else:
         return ids  # a scene's first frame: nothing carried, TAO's IDs are the continuity rule's
     out = torch.as_tensor(np.stack(shown), dtype=ids.dtype, device=ids.device)
