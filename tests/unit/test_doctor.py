@@ -36,6 +36,7 @@ def test_ready_with_every_target_recognised(tmp_path):
     assert out.rstrip().endswith("ready")
 
 
+@pytest.mark.once  # the plugin's own reading of the switch, spec and variables
 def test_override_wins_and_default_is_corrected(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(value="original"))
@@ -44,6 +45,7 @@ def test_override_wins_and_default_is_corrected(tmp_path):
     assert "a spec without the key: corrected (from default)" in doctor().stdout
 
 
+@pytest.mark.once  # the plugin's own reading of the switch, spec and variables
 def test_invalid_spec_value_is_not_ready(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(value="always"))
@@ -52,6 +54,7 @@ def test_invalid_spec_value_is_not_ready(tmp_path):
     assert "'always' is not a valid value; valid values are: original, corrected, unmatched_only" in result.stdout
 
 
+@pytest.mark.once  # the plugin's own reading of the switch, spec and variables
 def test_invalid_switch_is_not_ready():
     result = doctor(switch="maybe")
     assert result.returncode == 1
@@ -87,6 +90,7 @@ def test_roles_and_switched_off_components_are_shown():
     assert "[off] side nvidia_tao_pytorch.cv.sparse4d.model.criterion.GaussianFocalLoss.forward" in out
 
 
+@pytest.mark.once  # the plugin's own reading of the switch, spec and variables
 def test_unknown_component_name_is_not_ready():
     result = doctor_with({"TAO_SPARSE4D_FIX_DISABLE": "decoder,everything"})
     assert result.returncode == 1
@@ -94,6 +98,7 @@ def test_unknown_component_name_is_not_ready():
     assert f"valid names are: {', '.join(COMPONENTS)}" in result.stdout
 
 
+@pytest.mark.once  # the plugin's own reading of the switch, spec and variables
 def test_rank_timeout_is_shown_and_a_bad_one_is_not_ready(monkeypatch):
     assert "TAO_SPARSE4D_FIX_RANK_TIMEOUT: 60 s" in doctor().stdout
     monkeypatch.setenv("TAO_SPARSE4D_FIX_RANK_TIMEOUT", "later")
