@@ -283,7 +283,7 @@ def test_the_tracker_section_runs_its_arms_through_the_plugins_instance_bank_key
             assert (record["commit"], record["started"]) == (results["run"]["commit"], results["run"]["started"])
             assert record["bank"] == settings  # what infer.py set on model.head.instance_bank
     frames = json.loads((work / "repeat0" / "tracker" / "infer" / "infer_corrected+continuity.json").read_text())
-    assert frames["bank"] == {"id_continuity_gate": config.CONTINUITY_GATE}
+    assert frames["bank"] == dict(config.TRACKER_OFF, id_continuity_gate=config.CONTINUITY_GATE)  # every key named
     assert frames["bank_effective"]["id_continuity_gate"] == config.CONTINUITY_GATE
     continuity = results["temporal"]["arms"]["corrected"][0]["continuity"]
     assert t["arms"]["corrected+continuity"][0]["hota"] == continuity["hota"]  # the same checkpoint and setting
