@@ -2,8 +2,9 @@
 
 ``by_continuity``: ID continuity (``runtime.continuity``); ``by_tracker``: the
 tracker's life cycle (``runtime.tracker``). Both number fresh IDs in TAO's order
-from the bank's counter and return what the bank's patch writes back. Kept out
-of the patch module so that importing the registry needs no numpy.
+from the bank's counter and return what the bank's patch writes back: the shown
+and the bank IDs as (batch, queries) arrays, the next ID, the tracks. Kept out of
+the patch module so that importing the registry needs no numpy.
 """
 import numpy as np
 
@@ -21,7 +22,8 @@ def by_continuity(frame, threshold, gate):
         ids[fresh] = next_id + np.arange(int(fresh.sum()))
         next_id += int(fresh.sum())
         bank_ids.append(ids)
-    return bank_ids, bank_ids, next_id, None
+    shown = np.stack(bank_ids)
+    return shown, shown.copy(), next_id, None  # two buffers: the bank's tensor may share its array's memory
 
 
 def by_tracker(frame, threshold, settings, previous):
@@ -38,4 +40,4 @@ def by_tracker(frame, threshold, settings, previous):
         shown_ids.append(np.where(result.suppressed, id_settings.SUPPRESSED, bank))
         bank_ids.append(bank)
         tracks.append(result.tracks)
-    return shown_ids, bank_ids, next_id, tracks
+    return np.stack(shown_ids), np.stack(bank_ids), next_id, tracks

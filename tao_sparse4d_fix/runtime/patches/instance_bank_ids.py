@@ -22,7 +22,6 @@ TRACKS_ATTRIBUTE = "_tao_sparse4d_fix_tracks"  # per batch slot: the tracker's T
 
 
 def assign_ids(wrapped, instance, args, kwargs):
-    import numpy as np
     import torch
 
     from tao_sparse4d_fix.runtime import frame_ids, id_frame  # numpy: imported only where TAO runs
@@ -43,8 +42,8 @@ def assign_ids(wrapped, instance, args, kwargs):
         shown, bank, next_id, tracks = frame_ids.by_continuity(frame, threshold, settings.id_continuity_gate)
     else:
         return ids  # a scene's first frame: nothing carried, TAO's IDs are the continuity rule's
-    out = torch.as_tensor(np.stack(shown), dtype=ids.dtype, device=ids.device)
-    carried = torch.as_tensor(np.stack(bank), dtype=ids.dtype, device=ids.device)
+    out = torch.as_tensor(shown, dtype=ids.dtype, device=ids.device)
+    carried = torch.as_tensor(bank, dtype=ids.dtype, device=ids.device)
     if instance.num_temp_instances > 0:
         instance.update_instance_id(carried, logits.detach().max(dim=-1).values.sigmoid())
     setattr(instance, TRACKS_ATTRIBUTE, tracks)
